@@ -1,0 +1,341 @@
+"""Certificates: what to issue (CertSpec), how to build one, and what a certificate says (CertInfo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .blob import Blob
+from .errors import FormatError, InvalidInputError
+from .keys import KeyType, PrivateKey, describe_public_key, generate_key, signature_hash_for
+from .names import (
+    Subject,
+    check_label,
+    check_unique_name,
+    first_dns_or_ip,
+    general_name_text,
+    parse_identities,
+)
+
+#: notBefore is set this far in the past so that peers with a slow clock accept a new certificate.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_DAYS = 10950  # thirty years: a root CA's lifetime; leaf policy is lint's business
+DEFAULT_DAYS = 365
+
+
+class Purpose(enum.Enum):
+    """What a certificate is for; sets keyUsage and extendedKeyUsage."""
+
+    SERVER = "server"
+    CLIENT = "client"
+    SIGNING = "signing"
+    ANY = "any"
+
+    @classmethod
+    def parse(cls, value: "str | Purpose") -> "Purpose":
+        if isinstance(value, Purpose):
+            return value
+        for m in cls:
+            if m.value == str(value).strip().lower():
+                return m
+        raise InvalidInputError(f"unknown purpose {value!r}: choose server, client, signing or any")
+
+
+def utcnow() -> dt.datetime:
+    """Now, as a naive UTC datetime (the store's convention)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def as_naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """Everything a user says about a certificate to make. Validated on construction."""
+
+    name: str
+    label: str = ""
+    key_type: KeyType = KeyType.RSA_2048
+    days: int = DEFAULT_DAYS
+    subject: Subject = field(default_factory=lambda: Subject(()))
+    sans: tuple[str, ...] = ()
+    purpose: Purpose = Purpose.SERVER
+    exportable: bool = False
+
+    def __post_init__(self) -> None:
+        check_unique_name(self.name)
+        object.__setattr__(self, "label", check_label(self.label or self.name))
+        object.__setattr__(self, "key_type", KeyType.parse(self.key_type))
+        object.__setattr__(self, "subject", Subject.parse(self.subject))  # type: ignore[arg-type]
+        object.__setattr__(self, "purpose", Purpose.parse(self.purpose))
+        if isinstance(self.sans, str):
+            object.__setattr__(self, "sans", (self.sans,))
+        parse_identities(self.sans)  # validates every SAN
+        object.__setattr__(self, "sans", tuple(s.strip() for s in self.sans))
+        if isinstance(self.days, bool) or not isinstance(self.days, int):
+            raise InvalidInputError(f"validity days must be a whole number, not {self.days!r}")
+        if not 1 <= self.days <= MAX_DAYS:
+            raise InvalidInputError(f"validity of {self.days} days is out of range 1..{MAX_DAYS}")
+
+    @property
+    def general_names(self) -> tuple[x509.GeneralName, ...]:
+        return parse_identities(self.sans)
+
+    def x509_subject(self) -> x509.Name:
+        """The subject, with CN defaulting to the first SAN, else the unique name."""
+        return self.subject.with_default_cn(first_dns_or_ip(self.general_names) or self.name).to_x509()
+
+
+def random_serial() -> int:
+    """A positive serial with 159 random bits (RFC 5280 allows 20 octets)."""
+    return x509.random_serial_number()
+
+
+def key_usage(purpose: Purpose, public_key: object, *, is_ca: bool = False) -> x509.KeyUsage:
+    rsa_key = isinstance(public_key, rsa.RSAPublicKey)
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=purpose is Purpose.SIGNING,
+        key_encipherment=rsa_key and purpose in (Purpose.SERVER, Purpose.ANY),
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=is_ca,
+        crl_sign=is_ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+_EKU = {
+    Purpose.SERVER: [ExtendedKeyUsageOID.SERVER_AUTH],
+    Purpose.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH],
+    Purpose.ANY: [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    Purpose.SIGNING: [],
+}
+
+
+def build_certificate(
+    *,
+    subject: x509.Name,
+    public_key: object,
+    issuer: x509.Name,
+    issuer_key: PrivateKey,
+    days: int,
+    sans: Sequence[x509.GeneralName] = (),
+    purpose: Purpose = Purpose.SERVER,
+    is_ca: bool = False,
+    path_length: int | None = None,
+    issuer_ski: x509.SubjectKeyIdentifier | None = None,
+    name_constraints: x509.NameConstraints | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    serial: int | None = None,
+    extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.Certificate:
+    """Build and sign one certificate. ``issuer_key`` signs; for a self-signed one it is the key itself."""
+    start = (not_before or utcnow()) - CLOCK_SKEW
+    end = not_after or (start + CLOCK_SKEW + dt.timedelta(days=days))
+    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)  # type: ignore[arg-type]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)  # type: ignore[arg-type]
+        .serial_number(serial or random_serial())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length if is_ca else None), critical=True)
+        .add_extension(key_usage(purpose, public_key, is_ca=is_ca), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski or ski), critical=False
+        )
+    )
+    if not is_ca and _EKU[purpose]:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(_EKU[purpose]), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
+    for ext, critical in extra_extensions:
+        builder = builder.add_extension(ext, critical=critical)
+    return builder.sign(issuer_key, signature_hash_for(issuer_key))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate with its private key (and chain), made in memory."""
+
+    certificate: x509.Certificate
+    private_key: PrivateKey = field(repr=False)
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def cert_pem(self) -> Blob:
+        return Blob(self.certificate.public_bytes(serialization.Encoding.PEM), "cert.pem", "application/x-pem-file")
+
+    @property
+    def private_key_pem(self) -> Blob:
+        data = self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return Blob(data, "key.pem", "application/x-pem-file", secret=True)
+
+    @property
+    def info(self) -> "CertInfo":
+        return CertInfo.of(self.certificate)
+
+
+def self_signed(
+    *identities: str,
+    name: str = "self_signed",
+    key_type: "KeyType | str" = KeyType.RSA_2048,
+    days: int = DEFAULT_DAYS,
+    subject: "str | Subject | None" = None,
+    purpose: "Purpose | str" = Purpose.SERVER,
+    key: PrivateKey | None = None,
+) -> Issued:
+    """Make a self-signed certificate for the given identities, without any database.
+
+    >>> issued = self_signed("api.example.com", "10.0.0.5", key_type="ec-p256")
+    """
+    spec = CertSpec(name=name, key_type=KeyType.parse(key_type), days=days, subject=Subject.parse(subject),
+                    sans=tuple(identities), purpose=Purpose.parse(purpose))
+    return issue_self_signed(spec, key)
+
+
+def issue_self_signed(spec: CertSpec, key: PrivateKey | None = None) -> Issued:
+    private_key = key or generate_key(spec.key_type)
+    name = spec.x509_subject()
+    cert = build_certificate(
+        subject=name, public_key=private_key.public_key(), issuer=name, issuer_key=private_key,
+        days=spec.days, sans=spec.general_names, purpose=spec.purpose,
+    )
+    return Issued(cert, private_key)
+
+
+# Errors cryptography may raise lazily when a field of an odd certificate is first read.
+_LAZY_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, NotImplementedError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion, AttributeError, OverflowError,
+)
+try:  # pragma: no cover - depends on the installed cryptography
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    _LAZY_ERRORS += (UnsupportedAlgorithm,)
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What a certificate says, read once, in the shapes the inventory stores."""
+
+    subject: str
+    issuer: str
+    serial: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    key_algorithm: str
+    key_size: int
+    key_type: str
+    signature_algorithm: str
+    signature_hash: str
+    fingerprint_sha256: str
+    sans: tuple[str, ...]
+    is_ca: bool
+    path_length: int | None
+    self_issued: bool
+    ski: str
+    aki: str
+    spki_sha256: str
+    der: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, cert: x509.Certificate, source: str = "certificate") -> "CertInfo":
+        try:
+            return cls._read(cert)
+        except _LAZY_ERRORS as exc:
+            raise FormatError(f"{source}: certificate cannot be read ({_short(exc)})") from None
+
+    @classmethod
+    def _read(cls, cert: x509.Certificate) -> "CertInfo":
+        der = cert.public_bytes(serialization.Encoding.DER)
+        pub = cert.public_key()
+        algorithm, size, label = describe_public_key(pub)
+        exts = cert.extensions
+        sans: tuple[str, ...] = ()
+        try:
+            sans = tuple(general_name_text(g) for g in exts.get_extension_for_class(x509.SubjectAlternativeName).value)
+        except x509.ExtensionNotFound:
+            pass
+        is_ca, path_length = False, None
+        try:
+            bc = exts.get_extension_for_class(x509.BasicConstraints).value
+            is_ca, path_length = bc.ca, bc.path_length
+        except x509.ExtensionNotFound:
+            pass
+        ski = aki = ""
+        try:
+            ski = exts.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
+        except x509.ExtensionNotFound:
+            pass
+        try:
+            kid = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+            aki = kid.hex() if kid else ""
+        except x509.ExtensionNotFound:
+            pass
+        hash_alg = cert.signature_hash_algorithm
+        spki = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            serial=format(cert.serial_number, "x") if cert.serial_number >= 0 else "-" + format(-cert.serial_number, "x"),
+            not_before=cert.not_valid_before_utc.replace(tzinfo=None),
+            not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+            key_algorithm=algorithm,
+            key_size=size,
+            key_type=label,
+            signature_algorithm=_sig_name(cert),
+            signature_hash=hash_alg.name if hash_alg is not None else "",
+            fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+            sans=sans,
+            is_ca=is_ca,
+            path_length=path_length,
+            self_issued=cert.subject == cert.issuer,
+            ski=ski,
+            aki=aki,
+            spki_sha256=hashlib.sha256(spki).hexdigest(),
+            der=der,
+        )
+
+
+def _sig_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    name = getattr(oid, "_name", None)
+    return str(name) if name and name != "Unknown OID" else oid.dotted_string
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,75 @@
+"""The one hierarchy of user-facing errors.
+
+Each class also inherits the matching built-in, so ``except ValueError`` keeps working. Messages are
+one line, name the file or object concerned, and never contain key material.
+"""
+
+from __future__ import annotations
+
+
+class CertlabError(Exception):
+    """Base of every error certlab shows to a user."""
+
+    def __init__(self, message: str) -> None:
+        # One line, always: a multi-line message would break the CLI's one-line promise.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInputError(CertlabError, ValueError):
+    """A bad name, SAN, key size, date or other form field."""
+
+
+class FormatError(CertlabError, ValueError):
+    """An unparsable PEM, DER, PKCS#7 or PKCS#12 file."""
+
+
+class WrongPasswordError(FormatError):
+    """A password that does not open a keystore or an encrypted key."""
+
+
+class NotFoundError(CertlabError, KeyError):
+    """No certificate, credential or user of that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class ConflictError(CertlabError):
+    """A duplicate name or fingerprint, or a delete of a certificate in use."""
+
+
+class ChainError(CertlabError):
+    """A chain that does not link, or a signed certificate that does not match its key."""
+
+
+class PermissionDeniedError(CertlabError, PermissionError):
+    """The actor's role may not do this, or the private key is not exportable."""
+
+
+class StoreError(CertlabError):
+    """The database is busy, damaged, or newer than this code."""
+
+
+class InventoryBusyError(StoreError):
+    """Another process held the inventory for longer than the wait allows."""
+
+
+__all__ = [
+    "CertlabError",
+    "ChainError",
+    "ConflictError",
+    "FormatError",
+    "InvalidInputError",
+    "InventoryBusyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "StoreError",
+    "WrongPasswordError",
+]

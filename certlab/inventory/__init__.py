@@ -1,0 +1,48 @@
+"""The Inventory: the one door to persistence. Each public method is one user action."""
+
+from __future__ import annotations
+
+import os
+
+from ..models import Action, Actor
+from ..store import vault
+from .base import InventoryBase
+from .core import CoreActions, ImportSource
+
+
+class Inventory(CoreActions):
+    """A certlab inventory in one DuckDB file, acting as one actor.
+
+    Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
+    mixed in here.
+    """
+
+
+def init(path: "str | os.PathLike[str]", *, actor: Actor | None = None) -> Inventory:
+    """Create the database and its key file (mode 0600). Safe to call on an existing inventory."""
+    inv = Inventory(path, actor=actor)
+    inv.db.path.parent.mkdir(parents=True, exist_ok=True)
+    key_file = vault.key_file_for(inv.db.path)
+    if not key_file.exists():
+        if inv.db.exists():
+            from ..errors import StoreError
+
+            raise StoreError(f"{inv.db.path} exists but its key file {key_file} is missing")
+        vault.create_key_file(key_file)
+    vault.load_keyring(key_file)  # refuses a key file others can read
+    created = inv.db.create()
+    if created:
+        with inv.db.write() as tx:
+            inv._audit(tx, Action.INITIALISED, str(inv.db.path.name), {"schema": "current"})
+    return inv
+
+
+def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **options: object) -> Inventory:  # noqa: A001
+    """Open an existing inventory (``certlab init`` makes one)."""
+    inv = Inventory(path, actor=actor, **options)  # type: ignore[arg-type]
+    inv.db._require()
+    vault.load_keyring(inv.key_file)
+    return inv
+
+
+__all__ = ["ImportSource", "Inventory", "InventoryBase", "init", "open"]

@@ -1,0 +1,630 @@
+"""The core actions: create, CSR round trip, import, export, list, delete, credentials, audit, master key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .. import formats
+from ..blob import Blob
+from ..certs import CertInfo, CertSpec, issue_self_signed
+from ..csr import build_csr
+from ..errors import (
+    CertlabError,
+    ChainError,
+    ConflictError,
+    FormatError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+)
+from ..keys import PrivateKey, same_public_key
+from ..models import (
+    Action,
+    AuditEvent,
+    AuditFilter,
+    CertFilter,
+    CertificateRecord,
+    Credential,
+    ImportResult,
+    Kind,
+    Outcome,
+    Role,
+    Status,
+)
+from ..names import check_unique_name
+from ..store import Tx
+from ..store import audit as audit_chain
+from ..store import vault
+from .base import RECORD_COLUMNS, InventoryBase
+
+READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
+EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
+CREDENTIAL_PURPOSES = ("mtls", "saml", "jwt", "server")
+_ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """One file to import: where it came from (for messages) and its bytes."""
+
+    source: str
+    data: bytes
+
+
+def _name_from(info: CertInfo, taken: set[str]) -> str:
+    base = info.subject.split(",")[0].split("=", 1)[-1] if info.subject else ""
+    if not base and info.sans:
+        base = info.sans[0]
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", base).strip("_") or "cert"
+    if not base[0].isalpha():
+        base = "c_" + base
+    base = base[:72]
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+class CoreActions(InventoryBase):
+    """What the platform's Certificate and Key Management page does."""
+
+    # --- creation ----------------------------------------------------------------------------------
+
+    def create_self_signed(self, spec: CertSpec) -> CertificateRecord:
+        """Make a key and a self-signed certificate, store both (the key encrypted), audit it."""
+        self._authorize(Action.CREATED, spec.name)
+        issued = issue_self_signed(spec)  # the slow part, outside the lock
+        info = CertInfo.of(issued.certificate)
+        with self.db.write() as tx:
+            self._check_free_name(tx, spec.name)
+            key_id = self._store_private_key(tx, issued.private_key)
+            self._insert_certificate(tx, {
+                "name": spec.name, "label": spec.label, "kind": Kind.SELF_SIGNED.value,
+                "status": Status.ACTIVE.value, "purpose": spec.purpose.value, "key_id": key_id,
+                "exportable": spec.exportable, **self._info_columns(info),
+            })
+            self._audit(tx, Action.CREATED, spec.name, {
+                "kind": "self_signed", "key_type": spec.key_type.value, "fingerprint_sha256": info.fingerprint_sha256,
+                "not_after": info.not_after.isoformat(), "exportable": spec.exportable,
+            })
+            return self._get_record(tx, spec.name)
+
+    def create_csr(self, spec: CertSpec) -> CertificateRecord:
+        """Make a key and a PKCS#10 request; the entry stays pending until the signed chain is uploaded."""
+        self._authorize(Action.CSR_CREATED, spec.name)
+        csr, key = build_csr(spec)
+        pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+        with self.db.write() as tx:
+            self._check_free_name(tx, spec.name)
+            key_id = self._store_private_key(tx, key)
+            from ..keys import describe_public_key
+
+            algorithm, size, label = describe_public_key(key.public_key())
+            cert_id = self._insert_certificate(tx, {
+                "name": spec.name, "label": spec.label, "kind": Kind.CA_SIGNED.value,
+                "status": Status.PENDING.value, "purpose": spec.purpose.value, "key_id": key_id,
+                "exportable": spec.exportable, "subject": csr.subject.rfc4514_string(),
+                "sans": json.dumps(list(spec.sans)), "key_algorithm": algorithm, "key_size": size, "key_type": label,
+                "spki_sha256": tx.scalar("SELECT spki_sha256 FROM private_keys WHERE id = ?", [key_id]),
+            })
+            tx.execute("INSERT INTO csrs (id, certificate_id, pem, created_at) VALUES (?, ?, ?, ?)",
+                       [tx.next_id("csrs"), cert_id, pem, self.now()])
+            self._audit(tx, Action.CSR_CREATED, spec.name, {"key_type": label, "subject": csr.subject.rfc4514_string()})
+            return self._get_record(tx, spec.name)
+
+    def upload_signed(self, name: str, data: bytes, source: str = "signed certificate") -> CertificateRecord:
+        """Accept the CA-signed certificate (or chain) for a pending CSR and activate the entry."""
+        self._authorize(Action.SIGNED_UPLOADED, name)
+        loaded = formats.load_bundle(data, source)
+        if loaded.private_key is not None:
+            raise FormatError(f"{source}: holds a private key; upload only the signed certificate and chain")
+        with self.db.write() as tx:
+            row = self._get_row(tx, name)
+            if row["status"] != Status.PENDING.value:
+                raise ConflictError(f"{name} is not waiting for a signed certificate (status {row['status']})")
+            pub = tx.scalar("SELECT public_key FROM private_keys WHERE id = ?", [row["key_id"]])
+            pending_key = serialization.load_der_public_key(bytes(pub))
+            leaf = next((c for c in loaded.certificates if same_public_key(c.public_key(), pending_key)), None)
+            if leaf is None:
+                raise ChainError(f"{source}: no certificate in it matches the pending key of {name}")
+            rest = formats.order_chain([c for c in loaded.certificates if c is not leaf])
+            chain = formats.order_chain([leaf, *rest])
+            if chain[0] is not leaf:
+                chain = [leaf, *[c for c in chain if c is not leaf]]
+            formats.check_chain(chain, source)
+            info = CertInfo.of(leaf, source)
+            self._check_free_fingerprint(tx, info.fingerprint_sha256, source)
+            cols = self._info_columns(info)
+            cols["chain_pem"] = formats.dump_pem(chain[1:]).decode()
+            cols["status"] = Status.ACTIVE.value
+            cols["updated_at"] = self.now()
+            assignments = ", ".join(f"{c} = ?" for c in cols)
+            tx.execute(f"UPDATE certificates SET {assignments} WHERE id = ?", [*cols.values(), row["id"]])
+            self._audit(tx, Action.SIGNED_UPLOADED, name, {
+                "fingerprint_sha256": info.fingerprint_sha256, "issuer": info.issuer, "chain_length": len(chain),
+            })
+            return self._get_record(tx, name)
+
+    # --- import ------------------------------------------------------------------------------------
+
+    def import_files(
+        self,
+        paths: Sequence["str | os.PathLike[str]"],
+        *,
+        password: bytes | None = None,
+        trusted: bool = False,
+        name: str | None = None,
+        exportable: bool = False,
+        progress: Any = None,
+    ) -> list[ImportResult]:
+        """Import files and directories; one result per file, carrying on past bad ones."""
+        sources: list[ImportSource] = []
+        results: list[ImportResult] = []
+        for p in _expand(paths):
+            try:
+                size = p.stat().st_size
+                if size > formats.MAX_INPUT_BYTES:
+                    raise FormatError(f"{p}: file is larger than {formats.MAX_INPUT_BYTES // 2**20} MiB")
+                sources.append(ImportSource(str(p), p.read_bytes()))
+            except FileNotFoundError:
+                results.append(ImportResult(str(p), "rejected", None, f"{p}: no such file"))
+            except (OSError, FormatError) as exc:
+                reason = str(exc) if isinstance(exc, FormatError) else f"{p}: cannot be read ({exc.strerror})"
+                results.append(ImportResult(str(p), "rejected", None, reason))
+        return results + self.import_sources(sources, password=password, trusted=trusted, name=name,
+                                             exportable=exportable, progress=progress)
+
+    def import_sources(
+        self,
+        sources: Sequence[ImportSource],
+        *,
+        password: bytes | None = None,
+        trusted: bool = False,
+        name: str | None = None,
+        exportable: bool = False,
+        progress: Any = None,
+    ) -> list[ImportResult]:
+        """Import files given as bytes (the dashboard's uploads): one transaction for all of them."""
+        self._authorize(Action.IMPORTED, name or (sources[0].source if len(sources) == 1 else f"{len(sources)} files"))
+        if name is not None:
+            check_unique_name(name)
+        parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
+        for i, src in enumerate(sources):
+            try:
+                parsed.append((src, formats.load_bundle(src.data, src.source, password)))
+            except CertlabError as exc:
+                parsed.append((src, exc))
+            if progress is not None:
+                progress(i + 1, len(sources))
+        with self.db.write() as tx:
+            return _Importer(self, tx, trusted=trusted, name=name, exportable=exportable).run(parsed)
+
+    # --- export ------------------------------------------------------------------------------------
+
+    def export(self, name: str, fmt: str, *, password: bytes | str | None = None, legacy: bool = False) -> Blob:
+        """Download a certificate (pem, der, chain, csr) or export its key (pkcs12, key).
+
+        Keys leave only when marked exportable, only for admins, and only under a password.
+        """
+        fmt = fmt.lower()
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidInputError(f"unknown export format {fmt!r}: choose {', '.join(EXPORT_FORMATS)}")
+        if fmt in ("pkcs12", "key"):
+            return self._export_key(name, fmt, password, legacy)
+        self._authorize(Action.DOWNLOADED, name, READERS)
+        with self.db.write() as tx:
+            row, cert, chain = self._certificate(tx, name)
+            if fmt == "csr":
+                pem = tx.scalar("SELECT pem FROM csrs WHERE certificate_id = ? ORDER BY id DESC LIMIT 1", [row["id"]])
+                if pem is None:
+                    raise NotFoundError(f"{name} has no certificate signing request")
+                blob = Blob(pem.encode(), f"{name}.csr", "application/pkcs10")
+            elif cert is None:
+                raise ConflictError(f"{name} is pending: it has no certificate yet (export --format csr instead)")
+            elif fmt == "pem":
+                blob = Blob(formats.dump_pem([cert]), f"{name}.pem", "application/x-pem-file")
+            elif fmt == "der":
+                blob = Blob(formats.dump_der(cert), f"{name}.cer", "application/pkix-cert")
+            else:
+                blob = Blob(formats.dump_pem([cert, *chain]), f"{name}-chain.pem", "application/x-pem-file")
+            self._audit(tx, Action.DOWNLOADED, name, {"format": fmt})
+            return blob
+
+    def _export_key(self, name: str, fmt: str, password: bytes | str | None, legacy: bool) -> Blob:
+        self._authorize(Action.EXPORTED, name)
+        pw = formats.check_export_password(password, f"export of {name}")
+        with self.db.read() as tx:
+            row, cert, chain = self._certificate(tx, name)
+        if row["key_id"] is None:
+            raise NotFoundError(f"{name} has no private key in the inventory")
+        if not row["exportable"]:
+            raise self._deny(Action.EXPORTED, name, f"the private key of {name} is not exportable")
+        if row["status"] == Status.REVOKED.value:
+            raise self._deny(Action.EXPORTED, name, f"{name} is revoked: its key can no longer be exported")
+        if fmt == "pkcs12" and cert is None:
+            raise ConflictError(f"{name} is pending: a keystore needs the signed certificate")
+        with self.db.write() as tx:
+            key_id = tx.scalar("SELECT key_id FROM certificates WHERE id = ?", [row["id"]])
+            key = self._load_private_key(tx, key_id)
+            if fmt == "pkcs12":
+                assert cert is not None
+                data = formats.dump_pkcs12(name, key, cert, chain, pw, legacy=legacy)
+                blob = Blob(data, f"{name}.p12", "application/x-pkcs12", secret=True)
+            else:
+                blob = Blob(formats.dump_encrypted_private_key(key, pw), f"{name}.key.pem", "application/x-pem-file", secret=True)
+            details: dict[str, Any] = {"format": fmt}
+            if fmt == "pkcs12":
+                details["encryption"] = "legacy-3des-sha1" if legacy else "pbes2-aes256-sha256"
+            self._audit(tx, Action.EXPORTED, name, details)
+            return blob
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def get(self, name: str, *, at: dt.datetime | None = None) -> CertificateRecord:
+        with self.db.read() as tx:
+            return self._get_record(tx, name, at)
+
+    def certificate(self, name: str) -> x509.Certificate:
+        """The parsed certificate (public), for callers that need more than the record."""
+        with self.db.read() as tx:
+            _, cert, _ = self._certificate(tx, name)
+        if cert is None:
+            raise ConflictError(f"{name} is pending: it has no certificate yet")
+        return cert
+
+    def chain(self, name: str) -> list[x509.Certificate]:
+        """The certificate followed by its stored chain."""
+        with self.db.read() as tx:
+            _, cert, chain = self._certificate(tx, name)
+        if cert is None:
+            raise ConflictError(f"{name} is pending: it has no certificate yet")
+        return [cert, *chain]
+
+    def list(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None) -> list[CertificateRecord]:
+        """The inventory, filtered; expiry state computed for ``at`` (default now)."""
+        f = filters or CertFilter()
+        when = at or self.now()
+        where, params = self._filter_sql(f, when)
+        sql = f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE {where} ORDER BY c.not_after NULLS LAST, c.name"
+        if f.limit is not None:
+            sql += " LIMIT $limit OFFSET $offset"
+            params |= {"limit": f.limit, "offset": f.offset}
+        with self.db.read() as tx:
+            return [self._to_record(r, when) for r in tx.dicts(sql, params)]
+
+    def count(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None) -> int:
+        where, params = self._filter_sql(filters or CertFilter(), at or self.now())
+        with self.db.read() as tx:
+            return int(tx.scalar(f"SELECT count(*) FROM certificates c WHERE {where}", params))
+
+    def _filter_sql(self, f: CertFilter, when: dt.datetime) -> tuple[str, dict[str, Any]]:
+        clauses = ["TRUE"]
+        params: dict[str, Any] = {}
+        status_sql = (
+            "CASE WHEN c.status <> 'active' THEN c.status WHEN c.not_after < $now THEN 'expired' "
+            "WHEN c.not_after < $warn THEN 'expiring' ELSE 'active' END"
+        )
+        if f.status is not None:
+            clauses.append(f"{status_sql} = $status")
+            params |= self._time_params(when) | {"status": f.status.value}  # type: ignore[union-attr]
+        if f.kind is not None:
+            clauses.append("c.kind = $kind")
+            params["kind"] = f.kind.value  # type: ignore[union-attr]
+        if f.key_type:
+            clauses.append("c.key_type = $key_type")
+            params["key_type"] = f.key_type
+        if f.issuer:
+            clauses.append("c.issuer ILIKE $issuer ESCAPE '\\'")
+            params["issuer"] = "%" + _like_escape(f.issuer) + "%"
+        if f.expiring_within is not None:
+            clauses.append("c.status = 'active' AND c.not_after >= $now_e AND c.not_after < $until")
+            params |= {"now_e": when, "until": when + dt.timedelta(days=f.expiring_within)}
+        if f.search:
+            clauses.append(
+                "(c.name ILIKE $q ESCAPE '\\' OR c.label ILIKE $q ESCAPE '\\' OR c.subject ILIKE $q ESCAPE '\\' "
+                "OR c.issuer ILIKE $q ESCAPE '\\' OR c.sans ILIKE $q ESCAPE '\\' OR c.serial ILIKE $q ESCAPE '\\' "
+                "OR c.fingerprint_sha256 = $q_exact)"
+            )
+            params |= {"q": "%" + _like_escape(f.search) + "%", "q_exact": f.search.lower().replace(":", "")}
+        if f.credential:
+            clauses.append("EXISTS (SELECT 1 FROM named_credentials n WHERE n.certificate_id = c.id AND n.name = $cred)")
+            params["cred"] = f.credential
+        return " AND ".join(clauses), params
+
+    # --- delete ------------------------------------------------------------------------------------
+
+    def delete(self, name: str) -> None:
+        """Remove a certificate (and its key). Refused while a named credential uses it."""
+        self._authorize(Action.DELETED, name)
+        with self.db.write() as tx:
+            row = self._get_row(tx, name)
+            if row["creds"]:
+                raise ConflictError(f"{name} is in use by named credentials: {row['creds'].replace(',', ', ')}")
+            issued = tx.rows("SELECT name FROM certificates WHERE issuer_cert_id = ? ORDER BY name LIMIT 5", [row["id"]])
+            if issued:
+                raise ConflictError(f"{name} is the issuer of certificates in the inventory: {', '.join(r[0] for r in issued)}")
+            key_id = tx.scalar("SELECT key_id FROM certificates WHERE id = ?", [row["id"]])
+            tx.execute("UPDATE certificates SET predecessor_id = NULL WHERE predecessor_id = ?", [row["id"]])
+            tx.execute("UPDATE certificates SET successor_id = NULL WHERE successor_id = ?", [row["id"]])
+            tx.execute("DELETE FROM csrs WHERE certificate_id = ?", [row["id"]])
+            tx.execute("DELETE FROM certificates WHERE id = ?", [row["id"]])
+            if key_id is not None and not tx.scalar("SELECT count(*) FROM certificates WHERE key_id = ?", [key_id]):
+                tx.execute("DELETE FROM private_keys WHERE id = ?", [key_id])
+            self._audit(tx, Action.DELETED, name, {"fingerprint_sha256": row["fingerprint_sha256"], "kind": row["kind"]})
+
+    # --- named credentials -----------------------------------------------------------------------------
+
+    def add_credential(self, name: str, *, certificate: str, endpoint: str, purpose: str, owner: str = "") -> Credential:
+        """Record that an integration (a named credential) uses a certificate."""
+        self._authorize(Action.CREDENTIAL_ADDED, name)
+        check_unique_name(name)
+        purpose = _check_purpose(purpose)
+        endpoint = _check_endpoint(endpoint)
+        with self.db.write() as tx:
+            if tx.scalar("SELECT 1 FROM named_credentials WHERE name = ?", [name]):
+                raise ConflictError(f"a named credential called {name!r} exists already")
+            cert_id = self._bindable(tx, certificate)
+            now = self.now()
+            tx.execute(
+                "INSERT INTO named_credentials (id, name, certificate_id, endpoint, purpose, owner, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [tx.next_id("named_credentials"), name, cert_id, endpoint, purpose, owner, now, now],
+            )
+            self._audit(tx, Action.CREDENTIAL_ADDED, name, {"certificate": certificate, "endpoint": endpoint, "purpose": purpose})
+            return self._credential(tx, name)
+
+    def rebind_credential(self, name: str, certificate: str) -> Credential:
+        """Point a named credential at another certificate."""
+        self._authorize(Action.CREDENTIAL_UPDATED, name)
+        with self.db.write() as tx:
+            old = self._credential(tx, name)
+            cert_id = self._bindable(tx, certificate)
+            tx.execute("UPDATE named_credentials SET certificate_id = ?, updated_at = ? WHERE name = ?", [cert_id, self.now(), name])
+            self._audit(tx, Action.CREDENTIAL_UPDATED, name, {"from": old.certificate, "to": certificate})
+            return self._credential(tx, name)
+
+    def delete_credential(self, name: str) -> None:
+        self._authorize(Action.CREDENTIAL_DELETED, name)
+        with self.db.write() as tx:
+            old = self._credential(tx, name)
+            tx.execute("DELETE FROM named_credentials WHERE name = ?", [name])
+            self._audit(tx, Action.CREDENTIAL_DELETED, name, {"certificate": old.certificate})
+
+    def credentials(self) -> list[Credential]:
+        with self.db.read() as tx:
+            return [self._to_credential(r) for r in tx.rows(_CREDENTIAL_SQL + " ORDER BY n.name")]
+
+    def credential(self, name: str) -> Credential:
+        with self.db.read() as tx:
+            return self._credential(tx, name)
+
+    def _credential(self, tx: Tx, name: str) -> Credential:
+        row = tx.one(_CREDENTIAL_SQL + " WHERE n.name = ?", [name])
+        if row is None:
+            raise NotFoundError(f"no named credential called {name!r}")
+        return self._to_credential(row)
+
+    @staticmethod
+    def _to_credential(row: tuple[Any, ...]) -> Credential:
+        return Credential(name=row[0], certificate=row[1], endpoint=row[2], purpose=row[3], owner=row[4], created_at=row[5])
+
+    def _bindable(self, tx: Tx, certificate: str) -> int:
+        row = self._get_row(tx, certificate)
+        if row["status"] in (Status.PENDING.value, Status.REVOKED.value, Status.RETIRED.value):
+            raise ConflictError(f"{certificate} is {row['status']}: it cannot be bound to a named credential")
+        return int(row["id"])
+
+    # --- audit ---------------------------------------------------------------------------------------
+
+    def audit_events(self, filters: AuditFilter | None = None) -> list[AuditEvent]:
+        f = filters or AuditFilter()
+        clauses, params = ["TRUE"], {}
+        for col in ("actor", "action", "object", "outcome"):
+            value = getattr(f, col)
+            if value:
+                clauses.append(f"{col} = ${col}")
+                params[col] = value.value if hasattr(value, "value") else value
+        if f.since:
+            clauses.append("occurred_at >= $since")
+            params["since"] = f.since
+        if f.until:
+            clauses.append("occurred_at < $until")
+            params["until"] = f.until
+        sql = ("SELECT seq, occurred_at, actor, role, action, object, details, outcome, hash FROM audit_events WHERE "
+               + " AND ".join(clauses) + (" ORDER BY seq DESC" if f.newest_first else " ORDER BY seq"))
+        if f.limit is not None:
+            sql += " LIMIT $limit OFFSET $offset"
+            params |= {"limit": f.limit, "offset": f.offset}
+        with self.db.read() as tx:
+            return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in tx.rows(sql, params)]
+
+    def verify_audit(self, expect_head: str | None = None) -> audit_chain.Verification:
+        """Walk the audit chain; with ``expect_head`` (SEQ:HASH kept elsewhere) also catch removed newest events."""
+        with self.db.read() as tx:
+            return audit_chain.verify(tx, self._keyring().audit_key, expect_head)
+
+    # --- master key -------------------------------------------------------------------------------------
+
+    def rotate_master_key(self) -> int:
+        """Rewrap every data key under a new master key; touches no certificate. Returns the key count."""
+        self._authorize(Action.MASTER_KEY_ROTATED, "master-key")
+        ring = self._keyring()
+        if ring.from_env:
+            raise InvalidInputError("the master key comes from $CERTLAB_MASTER_KEY: rotate it where it is kept, "
+                                    "then unset it and rotate here")
+        new_key = os.urandom(32)
+        new_id = vault.key_id_of(new_key)
+        grown = vault.Keyring({**ring.master_keys, new_id: new_key}, ring.current, ring.audit_key)
+        vault.write_key_file(self.key_file, grown)  # step 1: both keys on disk, the old one still current
+        with self.db.write() as tx:
+            rows = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
+            for key_id, spki, enc, wrapped, mk in rows:
+                sealed = vault.SealedKey(bytes(enc), bytes(wrapped), mk)
+                tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
+                           [vault.rewrap(grown, new_id, key_id, sealed), new_id, key_id])
+            self._audit(tx, Action.MASTER_KEY_ROTATED, "master-key", {"keys_rewrapped": len(rows), "new_key_id": new_id})
+        # step 3: only the new key remains. A crash before this leaves a ring that still opens everything.
+        vault.write_key_file(self.key_file, vault.Keyring({new_id: new_key}, new_id, ring.audit_key))
+        return len(rows)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _check_free_name(self, tx: Tx, name: str) -> None:
+        if tx.scalar("SELECT 1 FROM certificates WHERE name = ?", [name]):
+            raise ConflictError(f"a certificate named {name!r} exists already")
+
+    def _check_free_fingerprint(self, tx: Tx, fingerprint: str, source: str) -> None:
+        other = tx.scalar("SELECT name FROM certificates WHERE fingerprint_sha256 = ?", [fingerprint])
+        if other:
+            raise ConflictError(f"{source}: this certificate is in the inventory already as {other}")
+
+
+_CREDENTIAL_SQL = (
+    "SELECT n.name, c.name, n.endpoint, n.purpose, n.owner, n.created_at "
+    "FROM named_credentials n JOIN certificates c ON c.id = n.certificate_id"
+)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _check_purpose(purpose: str) -> str:
+    p = str(purpose).strip().lower()
+    if p not in CREDENTIAL_PURPOSES:
+        raise InvalidInputError(f"unknown credential purpose {purpose!r}: choose {', '.join(CREDENTIAL_PURPOSES)}")
+    return p
+
+
+def _check_endpoint(endpoint: str) -> str:
+    e = str(endpoint).strip()
+    if len(e) > 2048 or not _ENDPOINT.match(e):
+        raise InvalidInputError(f"invalid endpoint {endpoint!r}: give a URL (https://host/path) or HOST:PORT")
+    return e
+
+
+def _expand(paths: Iterable["str | os.PathLike[str]"]) -> list[Path]:
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")))
+        else:
+            out.append(p)
+    return out
+
+
+class _Importer:
+    """Turns parsed files into rows: one batch insert for certificates, one audit event per file."""
+
+    def __init__(self, inv: CoreActions, tx: Tx, *, trusted: bool, name: str | None, exportable: bool) -> None:
+        self.inv, self.tx, self.trusted, self.name, self.exportable = inv, tx, trusted, name, exportable
+        self.taken = {r[0] for r in tx.rows("SELECT name FROM certificates")}
+        self.known = {r[0]: r[1] for r in tx.rows("SELECT fingerprint_sha256, name FROM certificates WHERE fingerprint_sha256 IS NOT NULL")}
+        self.rows: list[dict[str, Any]] = []
+        self.next_id = tx.next_id("certificates")
+        self.now = inv.now()
+
+    def run(self, parsed: Sequence[tuple[ImportSource, "formats.Loaded | CertlabError"]]) -> list[ImportResult]:
+        results = []
+        for src, loaded in parsed:
+            if isinstance(loaded, CertlabError):
+                results.append(ImportResult(src.source, "rejected", None, str(loaded)))
+                continue
+            try:
+                results.append(self._one(src, loaded))
+            except CertlabError as exc:
+                results.append(ImportResult(src.source, "rejected", None, str(exc)))
+        self._flush()
+        return results
+
+    def _one(self, src: ImportSource, loaded: formats.Loaded) -> ImportResult:
+        if loaded.private_key is not None:
+            return self._with_key(src, loaded.private_key, list(loaded.certificates))
+        if not loaded.certificates:
+            raise FormatError(f"{src.source}: holds a private key only; import it with its certificate")
+        if self.name is not None and len(loaded.certificates) > 1:
+            raise InvalidInputError(f"{src.source}: --name applies to one certificate, this file has {len(loaded.certificates)}")
+        infos = [CertInfo.of(c, src.source) for c in loaded.certificates]
+        if self.trusted:
+            for info in infos:
+                if not (info.is_ca or info.self_issued):
+                    raise InvalidInputError(f"{src.source}: {info.subject} is not a CA certificate; import it without --trusted")
+        new, dup_names = [], []
+        for info in infos:
+            if info.fingerprint_sha256 in self.known:
+                dup_names.append(self.known[info.fingerprint_sha256])
+            else:
+                new.append(info)
+        if not new:
+            return ImportResult(src.source, "duplicate", dup_names[0], f"already in the inventory as {', '.join(dup_names[:5])}")
+        names = [self._add(info, None, "") for info in new]
+        kind = "trusted_ca" if self.trusted else "imported"
+        self.inv._audit(self.tx, Action.IMPORTED, names[0] if len(names) == 1 else src.source, {
+            "file": src.source, "kind": kind, "count": len(names), "duplicates": len(dup_names),
+            "fingerprints_sha256": [i.fingerprint_sha256 for i in new[:20]],
+        })
+        return ImportResult(src.source, "imported", names[0] if len(names) == 1 else ",".join(names[:3]) + (
+            f" (+{len(names) - 3} more)" if len(names) > 3 else ""), None)
+
+    def _with_key(self, src: ImportSource, key: PrivateKey, certs: list[x509.Certificate]) -> ImportResult:
+        leaf = next((c for c in certs if same_public_key(c.public_key(), key.public_key())), None)
+        if leaf is None:
+            raise ChainError(f"{src.source}: the private key matches none of its certificates")
+        chain = [leaf, *formats.order_chain([c for c in certs if c is not leaf])]
+        formats.check_chain(chain, src.source)
+        info = CertInfo.of(leaf, src.source)
+        if info.fingerprint_sha256 in self.known:
+            existing = self.known[info.fingerprint_sha256]
+            return ImportResult(src.source, "duplicate", existing, f"already in the inventory as {existing}")
+        self._flush()  # keys need ids in order with their certificates
+        key_id = self.inv._store_private_key(self.tx, key)
+        name = self._add(info, key_id, formats.dump_pem(chain[1:]).decode())
+        self._flush()
+        self.inv._audit(self.tx, Action.IMPORTED, name, {
+            "file": src.source, "kind": "imported", "with_private_key": True, "exportable": self.exportable,
+            "fingerprint_sha256": info.fingerprint_sha256, "chain_length": len(chain),
+        })
+        return ImportResult(src.source, "imported", name, None)
+
+    def _add(self, info: CertInfo, key_id: int | None, chain_pem: str) -> str:
+        if self.name is not None:
+            if self.name in self.taken:
+                raise ConflictError(f"a certificate named {self.name!r} exists already")
+            name = self.name
+            self.taken.add(name)
+        else:
+            name = _name_from(info, self.taken)
+        cols = self.inv._info_columns(info)
+        self.rows.append({
+            "id": self.next_id, "name": name, "label": name,
+            "kind": Kind.TRUSTED_CA.value if self.trusted else Kind.IMPORTED.value,
+            "status": Status.ACTIVE.value, "purpose": None, "chain_pem": chain_pem, "key_id": key_id,
+            "exportable": self.exportable and key_id is not None, "owner": "", "tags": "[]",
+            "created_at": self.now, "updated_at": self.now, **cols,
+        })
+        self.next_id += 1
+        self.known[info.fingerprint_sha256] = name
+        return name
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows)
+        frame["der"] = frame["der"].map(bytes)
+        self.tx.insert_frame("certificates", frame)
+        self.rows = []

@@ -1,0 +1,160 @@
+"""The hash-chained audit trail.
+
+Each event's hash is HMAC-SHA-256 (audit key) over the previous hash and the event's canonical JSON
+(the exact text stored in ``body``). Editing, deleting or reordering events breaks the chain at the
+first event concerned; deleting the newest events is caught by comparing with a head kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Tx
+
+GENESIS = "0" * 64
+_COLUMNS = ("seq", "at", "actor", "role", "action", "object", "details", "outcome")
+
+
+def canonical(event: dict[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def chain_hash(key: bytes, prev_hash: str, body: str) -> str:
+    return hmac.new(key, (prev_hash + "\n" + body).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def append(
+    tx: Tx,
+    key: bytes,
+    *,
+    at: dt.datetime,
+    actor: str,
+    role: str,
+    action: str,
+    obj: str,
+    details: dict[str, Any],
+    outcome: str,
+) -> tuple[int, str]:
+    """Append one event inside the caller's (exclusive) transaction; returns (seq, hash)."""
+    head = tx.one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+    seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
+    at_text = at.replace(microsecond=0).isoformat()
+    details_text = canonical(details)
+    body = canonical(
+        {"seq": seq, "at": at_text, "actor": actor, "role": role, "action": action, "object": obj,
+         "details": details_text, "outcome": outcome}
+    )
+    digest = chain_hash(key, prev, body)
+    tx.execute(
+        "INSERT INTO audit_events (seq, occurred_at, actor, role, action, object, details, outcome, body, prev_hash, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, at.replace(microsecond=0), actor, role, action, obj, details_text, outcome, body, prev, digest],
+    )
+    return seq, digest
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of walking the chain."""
+
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+    @property
+    def head(self) -> str:
+        return f"{self.head_seq}:{self.head_hash}"
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"audit chain verified: {self.events} events, head {self.head}"
+        return f"audit chain broken at event {self.first_bad_seq}: {self.problem}"
+
+
+def verify(tx: Tx, key: bytes, expect_head: str | None = None, batch: int = 100_000) -> Verification:
+    """Walk every event in order of seq; name the first that was edited, removed or reordered.
+
+    ``expect_head`` (``SEQ:HASH``, kept outside the database) also catches removal of the newest events
+    and a rewritten history.
+    """
+    want_seq, want_hash = _parse_head(expect_head) if expect_head else (0, "")
+    seen_want_hash = ""
+    prev, expected_seq, count = GENESIS, 1, 0
+    last_seq, last_hash = 0, GENESIS
+    cur = tx.con.execute(
+        "SELECT seq, occurred_at, actor, role, action, object, details, outcome, body, prev_hash, hash "
+        "FROM audit_events ORDER BY seq"
+    )
+    while True:
+        rows = cur.fetchmany(batch)
+        if not rows:
+            break
+        for row in rows:
+            problem = _check(key, row, prev, expected_seq)
+            if problem:
+                bad = expected_seq if problem == "gap" else int(row[0])
+                return Verification(False, count, last_seq, last_hash, bad, _PROBLEMS[problem])
+            prev = last_hash = str(row[10])
+            last_seq = int(row[0])
+            if last_seq == want_seq:
+                seen_want_hash = last_hash
+            expected_seq += 1
+            count += 1
+    if expect_head:
+        if last_seq < want_seq:
+            return Verification(False, count, last_seq, last_hash, last_seq + 1,
+                                f"events {last_seq + 1} to {want_seq} are missing (the kept head is {want_seq})")
+        if not hmac.compare_digest(seen_want_hash, want_hash):
+            return Verification(False, count, last_seq, last_hash, want_seq,
+                                "event differs from the kept head: the history was rewritten")
+    return Verification(True, count, last_seq, last_hash)
+
+
+def _parse_head(head: str) -> tuple[int, str]:
+    from ..errors import InvalidInputError
+
+    seq_text, _, hash_text = head.strip().partition(":")
+    if not seq_text.isdigit() or len(hash_text) != 64 or any(c not in "0123456789abcdef" for c in hash_text):
+        raise InvalidInputError(f"expected head {head!r} is not of the form SEQ:HASH (64 hex digits)")
+    return int(seq_text), hash_text
+
+
+_PROBLEMS = {
+    "gap": "an event is missing (deleted) before this point",
+    "link": "the event does not follow its predecessor (removed or reordered events)",
+    "hash": "the event was edited (its hash does not match its content)",
+    "columns": "the event's stored columns differ from what was hashed (edited)",
+}
+
+
+def _check(key: bytes, row: tuple[Any, ...], prev: str, expected_seq: int) -> str:
+    seq, at, actor, role, action, obj, details, outcome, body, prev_hash, digest = row
+    if int(seq) != expected_seq:
+        return "gap"
+    if prev_hash != prev:
+        return "link"
+    if not hmac.compare_digest(chain_hash(key, prev, body), str(digest)):
+        return "hash"
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "hash"
+    at_text = at.replace(microsecond=0).isoformat() if isinstance(at, dt.datetime) else str(at)
+    stored = {"seq": int(seq), "at": at_text, "actor": actor, "role": role, "action": action, "object": obj,
+              "details": details, "outcome": outcome}
+    if doc != stored:
+        return "columns"
+    return ""
+
+
+def head_hash_at(tx: Tx, seq: int) -> str | None:
+    value = tx.scalar("SELECT hash FROM audit_events WHERE seq = ?", [seq])
+    return None if value is None else str(value)

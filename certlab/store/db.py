@@ -1,0 +1,275 @@
+"""Opening the DuckDB file per action, under a cross-process lock, with versioned migrations.
+
+DuckDB lets one process write a file or several read it, not both. certlab's surfaces (dashboard,
+notebook kernel, CLI) share one file, so no one holds it open between actions: each action takes the
+lock (shared for reads, exclusive for writes), opens the file, works in one transaction and closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..errors import InventoryBusyError, NotFoundError, StoreError
+
+DEFAULT_LOCK_TIMEOUT = float(os.environ.get("CERTLAB_LOCK_TIMEOUT", "30"))
+_MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every schema file shipped with the code, in order."""
+    out = []
+    for entry in resources.files("certlab.store").joinpath("sql").iterdir():
+        m = _MIGRATION.match(entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def code_schema_version() -> int:
+    return max(v for v, _, _ in migrations())
+
+
+class _FileLock:
+    """flock on a lock file beside the database: bounded waiting, shared or exclusive.
+
+    flock belongs to the open file description, so threads of one process exclude each other too.
+    """
+
+    def __init__(self, path: Path, exclusive: bool, timeout: float, what: str) -> None:
+        self.path, self.exclusive, self.timeout, self.what = path, exclusive, timeout, what
+        self.fd = -1
+        self.waited = 0.0
+
+    def __enter__(self) -> "_FileLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        mode = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        start = time.monotonic()
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(self.fd, mode)
+                self.waited = time.monotonic() - start
+                return self
+            except BlockingIOError:
+                if time.monotonic() - start > self.timeout:
+                    os.close(self.fd)
+                    raise InventoryBusyError(
+                        f"inventory busy: {self.what} is in use by another process "
+                        f"(waited {self.timeout:.0f} s); try again"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self.fd)
+
+
+class Tx:
+    """One open connection inside one transaction. Parameterised SQL only."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
+        self.con = con
+        self.writable = writable
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        self.con.execute(sql, params or [])
+
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def dicts(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params or [])
+        cols = [d[0] for d in cur.description or ()]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, params or []).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        return self.con.execute(sql, params or []).df()
+
+    def next_id(self, table: str, column: str = "id") -> int:
+        """The next id of a table; safe because writers hold the exclusive lock."""
+        if not re.fullmatch(r"[a-z_]+", table + column):
+            raise ValueError("bad identifier")
+        return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+    def insert_frame(self, table: str, frame: Any) -> None:
+        """Insert a pandas DataFrame or Arrow table as one batch (columns by name)."""
+        if not re.fullmatch(r"[a-z_]+", table):
+            raise ValueError("bad identifier")
+        self.con.register("_certlab_batch", frame)
+        try:
+            cols = ", ".join(f'"{c}"' for c in frame.columns if re.fullmatch(r"[a-z_0-9]+", c))
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _certlab_batch")
+        finally:
+            self.con.unregister("_certlab_batch")
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        import json
+
+        value = self.scalar("SELECT value FROM settings WHERE key = ?", [key])
+        return default if value is None else json.loads(value)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        import json
+
+        self.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, json.dumps(value)])
+
+
+class Database:
+    """The inventory file. Thread- and process-safe: every action opens, works and closes."""
+
+    _checked: set[str] = set()
+    _checked_lock = threading.Lock()
+
+    def __init__(self, path: "str | os.PathLike[str]", lock_timeout: float | None = None) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        self.last_lock_wait = 0.0
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def create(self) -> bool:
+        """Create the file and apply every migration. False when it existed already."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        existed = self.path.exists()
+        with self._locked(exclusive=True):
+            con = self._connect(read_only=False)
+            try:
+                self._migrate(con)
+            finally:
+                con.close()
+        self._mark_checked()
+        return not existed
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        """An exclusive transaction: commits when the block ends, rolls back on any exception."""
+        self._require()
+        with self._locked(exclusive=True):
+            con = self._connect(read_only=False)
+            try:
+                self._ensure_schema(con)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield Tx(con, writable=True)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A shared, read-only transaction (several readers at once, never beside a writer)."""
+        self._require()
+        self._ensure_checked()
+        with self._locked(exclusive=False):
+            con = self._connect(read_only=True)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                yield Tx(con, writable=False)
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _require(self) -> None:
+        if not self.path.exists():
+            raise NotFoundError(f"no inventory at {self.path}: run 'certlab init' first")
+
+    def _locked(self, exclusive: bool) -> _FileLock:
+        lock = _FileLock(self.lock_path, exclusive, self.lock_timeout, str(self.path))
+        return lock
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                # Another program (not certlab) holds DuckDB's own lock: wait and retry like a writer.
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"{self.path}: cannot open the inventory ({_first_line(exc)})") from None
+                if time.monotonic() > deadline:
+                    raise InventoryBusyError(f"inventory busy: {self.path} is locked by another program") from None
+                time.sleep(0.02 + random.random() * 0.03)
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: cannot open the inventory ({_first_line(exc)})") from None
+
+    def _mark_checked(self) -> None:
+        with self._checked_lock:
+            self._checked.add(str(self.path))
+
+    def _ensure_checked(self) -> None:
+        if str(self.path) in self._checked:
+            return
+        with self._locked(exclusive=True):
+            con = self._connect(read_only=False)
+            try:
+                self._ensure_schema(con)
+            finally:
+                con.close()
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        if str(self.path) in self._checked:
+            return
+        self._migrate(con)
+        self._mark_checked()
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+            "applied_at TIMESTAMP NOT NULL)"
+        )
+        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        have = int(current[0]) if current else 0
+        known = migrations()
+        newest = known[-1][0]
+        if have > newest:
+            raise StoreError(
+                f"{self.path}: schema version {have} is newer than this certlab understands ({newest}); upgrade certlab"
+            )
+        for version, name, sql in known:
+            if version <= have:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql)
+                con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, CAST(timezone('UTC', now()) AS TIMESTAMP))",
+                    [version, name],
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: schema migration {version}_{name} failed ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
