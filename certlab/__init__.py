@@ -14,6 +14,7 @@ The Inventory keeps certificates, encrypted keys and the audit trail in one Duck
 from __future__ import annotations
 
 from .blob import Blob
+from .ca import CA, NameRules, Revocation
 from .certs import CertInfo, CertSpec, Issued, Purpose, build_certificate, self_signed
 from .csr import build_csr, load_csr
 from .errors import (
@@ -50,7 +51,7 @@ from .names import Subject
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "Actor", "AuditEvent", "AuditFilter", "Blob", "CertFilter", "CertInfo", "CertSpec",
+    "Action", "Actor", "CA", "NameRules", "Revocation", "AuditEvent", "AuditFilter", "Blob", "CertFilter", "CertInfo", "CertSpec",
     "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "FormatError",
     "ImportResult", "ImportSource", "InvalidInputError", "Inventory", "InventoryBusyError", "Issued", "KeyType",
     "Kind", "Loaded", "NotFoundError", "Outcome", "PermissionDeniedError", "Purpose", "Role", "Status",

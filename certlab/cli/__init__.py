@@ -16,6 +16,7 @@ DEFAULT_DB = Path("data") / "certlab.duckdb"
 # Modules that add commands: each has ``register(subparsers)``; commands set ``func(args) -> int``.
 COMMAND_MODULES = [
     "certlab.cli.core_cmds",
+    "certlab.cli.lifecycle_cmds",
 ]
 
 

@@ -8,9 +8,10 @@ from ..models import Action, Actor
 from ..store import vault
 from .base import InventoryBase
 from .core import CoreActions, ImportSource
+from .lifecycle import CAStatus, LifecycleActions
 
 
-class Inventory(CoreActions):
+class Inventory(LifecycleActions, CoreActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -45,4 +46,4 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["ImportSource", "Inventory", "InventoryBase", "init", "open"]
+__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "init", "open"]
