@@ -6,12 +6,13 @@ import os
 
 from ..models import Action, Actor
 from ..store import vault
+from .analytics import AnalyticsActions, ParquetExport
 from .base import InventoryBase
 from .core import CoreActions, ImportSource
 from .lifecycle import CAStatus, LifecycleActions
 
 
-class Inventory(LifecycleActions, CoreActions):
+class Inventory(AnalyticsActions, LifecycleActions, CoreActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -46,4 +47,4 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "init", "open"]
+__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "init", "open"]
