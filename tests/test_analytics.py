@@ -169,7 +169,7 @@ def test_to_parquet_writes_every_view(seeded: certlab.Inventory, tmp_path: Path)
     creds = con.execute("SELECT name, certificate FROM read_parquet(?)", [str(out / "credentials_v.parquet")]).fetchall()
     assert creds == [("payments_api", "payments_mtls")]
     audit_rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out / "audit_v.parquet")]).fetchone()
-    assert audit_rows is not None and audit_rows[0] == dict((v, n) for v, _, n in result.files)["audit_v"]
+    assert audit_rows is not None and audit_rows[0] == {v: n for v, _, n in result.files}["audit_v"]
     last = seeded.audit_events()[-1]
     assert (last.action, last.object, last.details["to_parquet"]) == ("queried", "parquet", str(out))
     assert last.details["rows"]["certificates_v"] == 2

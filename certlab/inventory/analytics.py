@@ -97,7 +97,7 @@ class AnalyticsActions(InventoryBase):
             message = f"sql() refused: {refusal}"
             self._record_outcome(Action.QUERIED, "sql", details | {"reason": message}, Outcome.DENIED)
             raise PermissionDeniedError(message)
-        details |= {"views": views, "rows": int(len(frame))}
+        details |= {"views": views, "rows": len(frame)}
         with self.db.write() as wtx:
             self._audit(wtx, Action.QUERIED, "sql", details)
         return frame
@@ -108,13 +108,13 @@ class AnalyticsActions(InventoryBase):
         with self.db.read() as tx:
             return _ordered_views(_view_names(tx))
 
-    def to_parquet(self, folder: "str | os.PathLike[str]") -> ParquetExport:
+    def to_parquet(self, folder: str | os.PathLike[str]) -> ParquetExport:
         """Write every analyst view to ``folder/<view>.parquet`` (one consistent snapshot) for other tools.
 
         The folder is created if missing; existing files of the same names are replaced atomically.
         """
         self._authorize(Action.QUERIED, "parquet", READERS)
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         out = Path(folder).expanduser().absolute()
         try:
@@ -202,9 +202,10 @@ def _check_query(tx: Tx, query: str) -> list[str]:
             name = str(fn.get("function_name", "")).lower()
             if name not in SAFE_TABLE_FUNCTIONS:
                 raise _Refused(f"table function {name}() is not allowed: queries read the inventory's views only")
-        elif kind_name == "SHOW_REF" and "class" not in node:
-            if node.get("show_type") not in _ALLOWED_SHOW or node.get("query") is None:
-                raise _Refused("SHOW is not allowed: list the views with inv.analyst_views(), describe one with DESCRIBE")
+        elif kind_name == "SHOW_REF" and "class" not in node and (
+            node.get("show_type") not in _ALLOWED_SHOW or node.get("query") is None
+        ):
+            raise _Refused("SHOW is not allowed: list the views with inv.analyst_views(), describe one with DESCRIBE")
     return sorted(used)
 
 
