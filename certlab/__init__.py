@@ -30,7 +30,7 @@ from .errors import (
     WrongPasswordError,
 )
 from .formats import Loaded, dump_pem, dump_pkcs12, load_bundle
-from .inventory import ImportSource, Inventory, init, open
+from .inventory import ImportSource, Inventory, RotationPolicy, init, open
 from .keys import KeyType, generate_key
 from .models import (
     Action,
@@ -54,7 +54,7 @@ __all__ = [
     "Action", "Actor", "CA", "NameRules", "Revocation", "AuditEvent", "AuditFilter", "Blob", "CertFilter", "CertInfo", "CertSpec",
     "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "FormatError",
     "ImportResult", "ImportSource", "InvalidInputError", "Inventory", "InventoryBusyError", "Issued", "KeyType",
-    "Kind", "Loaded", "NotFoundError", "Outcome", "PermissionDeniedError", "Purpose", "Role", "Status",
+    "Kind", "Loaded", "RotationPolicy", "NotFoundError", "Outcome", "PermissionDeniedError", "Purpose", "Role", "Status",
     "StoreError", "Subject", "WrongPasswordError", "__version__", "build_certificate", "build_csr",
     "dump_pem", "dump_pkcs12", "generate_key", "init", "load_bundle", "load_csr", "open", "self_signed",
 ]

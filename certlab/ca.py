@@ -326,13 +326,21 @@ class CA:
         """A leaf certificate for ``spec`` (a new key unless given), with the chain above it."""
         check_name_constraints(self._names_of(spec.general_names, spec.x509_subject()), self.issuers)
         private_key = key or generate_key(spec.key_type)
-        start, end = self._validity(spec.days, now, spec.name)
-        cert = build_certificate(
-            subject=spec.x509_subject(), public_key=private_key.public_key(), issuer=self.certificate.subject,
-            issuer_key=self.private_key, days=spec.days, sans=spec.general_names, purpose=spec.purpose,
-            issuer_ski=_ski(self.certificate), not_before=start, not_after=end,
-        )
+        cert = self.certify(spec.x509_subject(), private_key.public_key(), sans=spec.general_names,
+                            purpose=spec.purpose, days=spec.days, now=now, what=spec.name)
         return Issued(cert, private_key, self.issuers)
+
+    def certify(self, subject: x509.Name, public_key: object, *, sans: Sequence[x509.GeneralName] = (),
+                purpose: "Purpose | str" = Purpose.SERVER, days: int = 365, now: dt.datetime | None = None,
+                what: str = "certificate") -> x509.Certificate:
+        """Sign a leaf for a subject and public key as given (a renewal keeps its predecessor's names)."""
+        check_name_constraints(self._names_of(sans, subject), self.issuers)
+        start, end = self._validity(days, now, what)
+        return build_certificate(
+            subject=subject, public_key=public_key, issuer=self.certificate.subject, issuer_key=self.private_key,
+            days=days, sans=sans, purpose=Purpose.parse(purpose), issuer_ski=_ski(self.certificate),
+            not_before=start, not_after=end,
+        )
 
     def issue_cert(self, *identities: str, name: str = "leaf", key_type: "KeyType | str" = KeyType.EC_P256,
                    days: int = 365, subject: "str | Subject | None" = None,
@@ -360,13 +368,7 @@ class CA:
         subject = csr.subject
         if not subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME) and not sans:
             raise InvalidInputError(f"{source}: the request has neither a common name nor names this CA copies")
-        check_name_constraints(self._names_of(sans, subject), self.issuers)
-        start, end = self._validity(days, now, source)
-        return build_certificate(
-            subject=subject, public_key=csr.public_key(), issuer=self.certificate.subject,
-            issuer_key=self.private_key, days=days, sans=sans, purpose=Purpose.parse(purpose),
-            issuer_ski=_ski(self.certificate), not_before=start, not_after=end,
-        )
+        return self.certify(subject, csr.public_key(), sans=sans, purpose=purpose, days=days, now=now, what=source)
 
     # --- revocation ---------------------------------------------------------------------------------
 

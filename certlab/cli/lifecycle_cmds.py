@@ -1,4 +1,4 @@
-"""Lifecycle commands: ca (create, issue, sign, crl, list, show) and revoke."""
+"""Lifecycle commands: ca (create, issue, sign, crl, list, show), revoke, rotate and rotation-policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Any
 
 from . import add_command
 from . import output as out
-from .core_cmds import KEY_TYPES, _read_file, add_spec_options, open_inventory, print_record, spec_from, wants_doc
+from .core_cmds import (
+    KEY_TYPES,
+    _read_file,
+    add_spec_options,
+    open_inventory,
+    parse_time,
+    print_record,
+    spec_from,
+    wants_doc,
+)
 
 REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
            "cessationOfOperation", "certificateHold", "privilegeWithdrawn"]
@@ -94,6 +103,33 @@ def register(sub: Any) -> None:
     p.add_argument("--table", action="store_true")
     p.set_defaults(func=cmd_revoke)
 
+    p = add_command(sub, "rotate", "Rotate a certificate (successor with a new key), cut over, or rotate what is due.",
+                    "certlab rotate payments_mtls --key ec-p256   then   certlab rotate payments_mtls --cutover")
+    p.add_argument("name", nargs="?", help="the certificate to rotate (or to cut over from)")
+    p.add_argument("--key", choices=KEY_TYPES, help="key type of the successor (default: the same as now)")
+    p.add_argument("--days", type=int, help="validity of the successor (default: the same lifetime as now)")
+    p.add_argument("--reuse-key", action="store_true", help="keep the key (only when the rotation policy allows)")
+    p.add_argument("--new-name", metavar="NAME", help="name of the successor (default: NAME_r2, NAME_r3, ...)")
+    p.add_argument("--cutover", action="store_true",
+                   help="move every named credential to the successor and retire NAME, in one step")
+    p.add_argument("--due", action="store_true", help="rotate every certificate its policy says is due")
+    p.add_argument("--at", metavar="DATETIME", help="with --due: judge what is due at this time (ISO 8601)")
+    p.add_argument("--dry-run", action="store_true", help="with --due: list what is due, change nothing")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--table", action="store_true")
+    p.set_defaults(func=cmd_rotate)
+
+    p = add_command(sub, "rotation-policy", "Show or set when a certificate (or, with --default, any) is rotated.",
+                    "certlab rotation-policy payments_mtls --days-before 45")
+    p.add_argument("name", nargs="?", help="the certificate (omit with --default)")
+    p.add_argument("--default", action="store_true", help="the project-wide default policy")
+    p.add_argument("--days-before", type=int, metavar="N", help="rotate N days before not_after")
+    p.add_argument("--lifetime-share", type=float, metavar="F", help="rotate once this share (0..1) of the lifetime passed")
+    p.add_argument("--allow-key-reuse", action="store_true", help="let 'rotate --reuse-key' keep the key")
+    p.add_argument("--clear", action="store_true", help="remove the certificate's own policy (the default applies)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rotation_policy)
+
 
 def cmd_ca_create(args: argparse.Namespace) -> int:
     from ..ca import NameRules
@@ -172,6 +208,81 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     print_record(args, record)
     out.info(f"revoked {args.name} ({args.reason}); publish a new CRL with: certlab ca crl "
              f"{record.issuer_certificate} --out {record.issuer_certificate}.crl.pem")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+
+    inv = open_inventory(args)
+    if args.due:
+        if args.name or args.cutover or args.reuse_key or args.key or args.days or args.new_name:
+            raise InvalidInputError("--due rotates by policy: give no NAME, --cutover, --key, --days, --reuse-key "
+                                    "or --new-name with it")
+        at = parse_time(args.at, "--at")
+        if args.dry_run:
+            due = inv.rotations_due(at)
+            if wants_doc(args):
+                out.print_json([d.to_json() for d in due])
+            elif not due:
+                out.info("nothing is due for rotation")
+            else:
+                out.table(["name", "kind", "not after", "due at", "mode", "policy"],
+                          [[d.name, d.kind, d.not_after.isoformat(), d.due_at.isoformat(timespec="seconds"), d.mode,
+                            d.policy] for d in due])
+            return 0
+        outcomes = inv.rotate_due(at)
+        if wants_doc(args):
+            out.print_json([o.to_json() for o in outcomes])
+        elif not outcomes:
+            out.info("nothing is due for rotation")
+        else:
+            out.table(["name", "result", "successor", "next step"],
+                      [[o.name, o.result, o.successor or "-", o.message] for o in outcomes],
+                      [out.RED if o.result == "failed" else None for o in outcomes])
+        return 1 if any(o.result == "failed" for o in outcomes) else 0
+    if not args.name:
+        raise InvalidInputError("give the certificate to rotate (certlab rotate NAME), or --due")
+    if args.at or args.dry_run:
+        raise InvalidInputError("--at and --dry-run go with --due")
+    if args.cutover:
+        if args.reuse_key or args.key or args.days or args.new_name:
+            raise InvalidInputError("--cutover moves credentials to the existing successor: give no other option")
+        record = inv.cutover(args.name)
+        print_record(args, record)
+        moved = ", ".join(record.credentials) or "no named credentials"
+        out.info(f"cut over from {args.name} to {record.name}: {moved}; {args.name} is retired")
+        return 0
+    record = inv.rotate(args.name, key_type=args.key, days=args.days, reuse_key=args.reuse_key, new_name=args.new_name)
+    print_record(args, record)
+    if record.stored_status == "pending":
+        out.info(f"successor {record.name} waits for its CA: certlab export {record.name} --format csr --out "
+                 f"{record.name}.csr, then certlab upload-signed {record.name} FILE")
+    else:
+        out.info(f"successor {record.name} is ready; move the credentials with: certlab rotate {args.name} --cutover")
+    return 0
+
+
+def cmd_rotation_policy(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from ..inventory.rotation import RotationPolicy
+
+    if args.default == bool(args.name):
+        raise InvalidInputError("give a certificate NAME or --default (one of them)")
+    inv = open_inventory(args)
+    name = None if args.default else args.name
+    changing = args.days_before is not None or args.lifetime_share is not None or args.allow_key_reuse or args.clear
+    if args.clear and (args.days_before is not None or args.lifetime_share is not None or args.allow_key_reuse):
+        raise InvalidInputError("--clear removes the policy: give no other option with it")
+    if changing:
+        policy = None if args.clear else RotationPolicy(args.days_before, args.lifetime_share, args.allow_key_reuse)
+        result = inv.set_rotation_policy(name, policy)
+    else:
+        result = inv.rotation_policy(name)
+    if wants_doc(args):
+        out.print_json(result.to_json())
+    else:
+        print(f"{args.name or 'default'}: rotate {result.describe()} ({result.source} policy)")
     return 0
 
 

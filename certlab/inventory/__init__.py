@@ -10,9 +10,10 @@ from .analytics import AnalyticsActions, ParquetExport
 from .base import InventoryBase
 from .core import CoreActions, ImportSource
 from .lifecycle import CAStatus, LifecycleActions
+from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 
 
-class Inventory(AnalyticsActions, LifecycleActions, CoreActions):
+class Inventory(AnalyticsActions, RotationActions, LifecycleActions, CoreActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -47,4 +48,5 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "init", "open"]
+__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RotationDue",
+           "RotationOutcome", "RotationPolicy", "init", "open"]
