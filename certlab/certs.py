@@ -21,8 +21,10 @@ from .names import (
     Subject,
     check_label,
     check_unique_name,
+    common_name,
     first_dns_or_ip,
     general_name_text,
+    name_text,
     parse_identities,
 )
 
@@ -262,6 +264,7 @@ class CertInfo:
     aki: str
     spki_sha256: str
     der: bytes = field(repr=False)
+    common_name: str | None = None
 
     @classmethod
     def of(cls, cert: x509.Certificate, source: str = "certificate") -> "CertInfo":
@@ -300,8 +303,8 @@ class CertInfo:
         hash_alg = cert.signature_hash_algorithm
         spki = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         return cls(
-            subject=cert.subject.rfc4514_string(),
-            issuer=cert.issuer.rfc4514_string(),
+            subject=name_text(cert.subject),
+            issuer=name_text(cert.issuer),
             serial=format(cert.serial_number, "x") if cert.serial_number >= 0 else "-" + format(-cert.serial_number, "x"),
             not_before=cert.not_valid_before_utc.replace(tzinfo=None),
             not_after=cert.not_valid_after_utc.replace(tzinfo=None),
@@ -319,6 +322,7 @@ class CertInfo:
             aki=aki,
             spki_sha256=hashlib.sha256(spki).hexdigest(),
             der=der,
+            common_name=common_name(cert.subject),
         )
 
 

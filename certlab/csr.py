@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .certs import CertSpec, _LAZY_ERRORS, _short, key_usage
+from .certs import _EKU, _LAZY_ERRORS, CertSpec, _short, key_usage
 from .errors import FormatError
 from .keys import PrivateKey, generate_key, signature_hash_for
-from .names import general_name_text
+from .names import general_name_text, name_text
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,15 @@ class CsrInfo:
 
 
 def build_csr(spec: CertSpec, key: PrivateKey | None = None) -> tuple[x509.CertificateSigningRequest, PrivateKey]:
-    """A new key (unless given) and a signed PKCS#10 request carrying the subject, SANs and key usage."""
+    """A new key (unless given) and a signed PKCS#10 request carrying the subject, SANs, key usage and
+    extended key usage (a CA that copies extensions then issues what the purpose asks for)."""
     private_key = key or generate_key(spec.key_type)
     builder = x509.CertificateSigningRequestBuilder().subject_name(spec.x509_subject())
     if spec.sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(list(spec.general_names)), critical=False)
     builder = builder.add_extension(key_usage(spec.purpose, private_key.public_key()), critical=True)
+    if _EKU[spec.purpose]:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(_EKU[spec.purpose]), critical=False)
     csr = builder.sign(private_key, signature_hash_for(private_key))  # type: ignore[arg-type]
     return csr, private_key
 
@@ -58,7 +61,7 @@ def describe_csr(csr: x509.CertificateSigningRequest, source: str = "CSR") -> Cs
         except x509.ExtensionNotFound:
             pass
         return CsrInfo(
-            subject=csr.subject.rfc4514_string(),
+            subject=name_text(csr.subject),
             sans=sans,
             key_type=describe_public_key(csr.public_key())[2],
             signature_valid=csr.is_signature_valid,

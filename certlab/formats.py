@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from .certs import _LAZY_ERRORS, CertInfo, _short
 from .errors import ChainError, FormatError, InvalidInputError, WrongPasswordError
 from .keys import PrivateKey, supported_private_key
+from .names import name_text
 
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 MAX_PEM_BLOCKS = 2_000_000
@@ -212,8 +213,8 @@ def check_chain(chain: Sequence[x509.Certificate], source: str) -> None:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature, *_LAZY_ERRORS):
             raise ChainError(
-                f"{source}: certificate {i + 1} ({child.subject.rfc4514_string()}) is not signed by "
-                f"certificate {i + 2} ({parent.subject.rfc4514_string()})"
+                f"{source}: certificate {i + 1} ({name_text(child.subject)}) is not signed by "
+                f"certificate {i + 2} ({name_text(parent.subject)})"
             ) from None
 
 

@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from .errors import InvalidInputError
 
-_UNIQUE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_UNIQUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_LABEL = 200
@@ -37,7 +37,7 @@ _FIELD_ALIASES = {k.lower(): k for k in SUBJECT_FIELDS} | {"e": "emailAddress", 
 
 def check_unique_name(name: str) -> str:
     """A letter, then letters, digits or underscores; at most 80 characters."""
-    if not isinstance(name, str) or not _UNIQUE_NAME.match(name):
+    if not isinstance(name, str) or not _UNIQUE_NAME.fullmatch(name):
         raise InvalidInputError(
             f"invalid unique name {name!r}: use a letter, then letters, digits or underscores (at most 80)"
         )
@@ -103,10 +103,29 @@ class Subject:
         return Subject((("CN", cn[:64]),) + self.fields)
 
     def to_x509(self) -> x509.Name:
-        return x509.Name([x509.NameAttribute(SUBJECT_FIELDS[k][0], v) for k, v in self.fields])
+        """The X.509 name. The text is read as RFC 4514 writes it (most specific first, ``CN=..,O=..,C=..``),
+        so the encoded order is the reverse: ``C``, ``O``, ..., ``CN``, as openssl and CAs write it."""
+        return x509.Name([x509.NameAttribute(SUBJECT_FIELDS[k][0], v) for k, v in reversed(self.fields)])
 
     def __str__(self) -> str:
         return ",".join(f"{k}={v.replace(',', chr(92) + ',')}" for k, v in self.fields)
+
+
+_NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
+
+
+def name_text(name: x509.Name) -> str:
+    """An X.509 name as users read and type it: RFC 4514, with ``emailAddress`` spelled out."""
+    return name.rfc4514_string(_NAME_OVERRIDES)
+
+
+def common_name(name: x509.Name) -> str | None:
+    """The (last, most specific) common name of a name, if it has one."""
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attrs:
+        return None
+    value = attrs[-1].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def _split_unescaped(text: str, sep: str) -> list[str]:
@@ -132,10 +151,10 @@ def _check_value(key: str, value: str) -> str:
         raise InvalidInputError(f"subject field {key} is empty")
     if _CONTROL.search(value):
         raise InvalidInputError(f"subject field {key} contains control characters")
-    if len(value) > limit:
-        raise InvalidInputError(f"subject field {key} is longer than {limit} characters")
     if key == "C" and not re.fullmatch(r"[A-Za-z]{2}", value):
         raise InvalidInputError(f"country code {value!r} must be two letters, such as DE or US")
+    if len(value) > limit:
+        raise InvalidInputError(f"subject field {key} is longer than {limit} characters")
     if key == "C":
         return value.upper()
     if key == "emailAddress":
@@ -159,7 +178,7 @@ def _check_dns(value: str, *, allow_wildcard: bool, what: str = "DNS name") -> s
     labels = name.split(".")
     if allow_wildcard and labels and labels[0] == "*" and len(labels) > 2:
         labels = labels[1:]
-    if not name or len(name) > 253 or not all(_DNS_LABEL.match(lbl) for lbl in labels):
+    if not name or len(name) > 253 or not all(_DNS_LABEL.fullmatch(lbl) for lbl in labels):
         raise InvalidInputError(f"invalid {what} {value!r}")
     return name
 
@@ -205,7 +224,7 @@ def general_name_text(gn: x509.GeneralName) -> str:
     if isinstance(gn, x509.OtherName):
         return f"othername:{gn.type_id.dotted_string}"
     if isinstance(gn, x509.DirectoryName):
-        return gn.value.rfc4514_string()
+        return name_text(gn.value)
     if isinstance(gn, x509.RegisteredID):
         return gn.value.dotted_string
     return str(gn.value)

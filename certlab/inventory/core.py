@@ -41,7 +41,7 @@ from ..models import (
     Role,
     Status,
 )
-from ..names import check_unique_name
+from ..names import check_unique_name, name_text
 from ..store import Tx
 from ..store import audit as audit_chain
 from ..store import vault
@@ -62,7 +62,7 @@ class ImportSource:
 
 
 def _name_from(info: CertInfo, taken: set[str]) -> str:
-    base = info.subject.split(",")[0].split("=", 1)[-1] if info.subject else ""
+    base = info.common_name or ""
     if not base and info.sans:
         base = info.sans[0]
     base = re.sub(r"[^A-Za-z0-9_]+", "_", base).strip("_") or "cert"
@@ -115,13 +115,13 @@ class CoreActions(InventoryBase):
             cert_id = self._insert_certificate(tx, {
                 "name": spec.name, "label": spec.label, "kind": Kind.CA_SIGNED.value,
                 "status": Status.PENDING.value, "purpose": spec.purpose.value, "key_id": key_id,
-                "exportable": spec.exportable, "subject": csr.subject.rfc4514_string(),
+                "exportable": spec.exportable, "subject": name_text(csr.subject),
                 "sans": json.dumps(list(spec.sans)), "key_algorithm": algorithm, "key_size": size, "key_type": label,
                 "spki_sha256": tx.scalar("SELECT spki_sha256 FROM private_keys WHERE id = ?", [key_id]),
             })
             tx.execute("INSERT INTO csrs (id, certificate_id, pem, created_at) VALUES (?, ?, ?, ?)",
                        [tx.next_id("csrs"), cert_id, pem, self.now()])
-            self._audit(tx, Action.CSR_CREATED, spec.name, {"key_type": label, "subject": csr.subject.rfc4514_string()})
+            self._audit(tx, Action.CSR_CREATED, spec.name, {"key_type": label, "subject": name_text(csr.subject)})
             return self._get_record(tx, spec.name)
 
     def upload_signed(self, name: str, data: bytes, source: str = "signed certificate") -> CertificateRecord:
@@ -510,7 +510,7 @@ def _check_purpose(purpose: str) -> str:
 
 def _check_endpoint(endpoint: str) -> str:
     e = str(endpoint).strip()
-    if len(e) > 2048 or not _ENDPOINT.match(e):
+    if len(e) > 2048 or not _ENDPOINT.fullmatch(e):
         raise InvalidInputError(f"invalid endpoint {endpoint!r}: give a URL (https://host/path) or HOST:PORT")
     return e
 
