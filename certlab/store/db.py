@@ -171,7 +171,8 @@ class Database:
         with self._locked(exclusive=True):
             con = self._connect(read_only=False)
             try:
-                self._ensure_schema(con)
+                self._migrate(con)  # cheap when current; refuses a file newer than the code
+                self._mark_checked()
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield Tx(con, writable=True)
@@ -186,15 +187,21 @@ class Database:
     def read(self) -> Iterator[Tx]:
         """A shared, read-only transaction (several readers at once, never beside a writer)."""
         self._require()
-        self._ensure_checked()
-        with self._locked(exclusive=False):
-            con = self._connect(read_only=True)
-            try:
-                con.execute("BEGIN TRANSACTION")
-                yield Tx(con, writable=False)
-                con.execute("COMMIT")
-            finally:
-                con.close()
+        for attempt in range(2):
+            self._ensure_checked()
+            with self._locked(exclusive=False):
+                con = self._connect(read_only=True)
+                try:
+                    if not self._schema_is_current(con) and attempt == 0:
+                        # Replaced by an older file (a restore, say) since this process checked it.
+                        self._forget_checked()
+                        continue
+                    con.execute("BEGIN TRANSACTION")
+                    yield Tx(con, writable=False)
+                    con.execute("COMMIT")
+                    return
+                finally:
+                    con.close()
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -225,6 +232,27 @@ class Database:
         with self._checked_lock:
             self._checked.add(str(self.path))
 
+    def _forget_checked(self) -> None:
+        with self._checked_lock:
+            self._checked.discard(str(self.path))
+
+    def _schema_is_current(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """True when the file's schema is this code's; a newer one is refused (checked on every open,
+        because another process with newer code may have upgraded the file meanwhile)."""
+        try:
+            row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        except duckdb.Error:
+            return False
+        have, newest = (int(row[0]) if row else 0), code_schema_version()
+        if have > newest:
+            raise self._too_new(have, newest)
+        return have == newest
+
+    def _too_new(self, have: int, newest: int) -> StoreError:
+        return StoreError(
+            f"{self.path}: schema version {have} is newer than this certlab understands ({newest}); upgrade certlab"
+        )
+
     def _ensure_checked(self) -> None:
         if str(self.path) in self._checked:
             return
@@ -251,9 +279,7 @@ class Database:
         known = migrations()
         newest = known[-1][0]
         if have > newest:
-            raise StoreError(
-                f"{self.path}: schema version {have} is newer than this certlab understands ({newest}); upgrade certlab"
-            )
+            raise self._too_new(have, newest)
         for version, name, sql in known:
             if version <= have:
                 continue
@@ -267,7 +293,7 @@ class Database:
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: schema migration {version}_{name} failed ({_first_line(exc)})") from None
+                raise StoreError(f"{self.path}: schema migration {version:04d}_{name} failed ({_first_line(exc)})") from None
 
 
 def _first_line(exc: BaseException) -> str:
