@@ -164,7 +164,7 @@ def _check_value(key: str, value: str) -> str:
 
 def _check_email(value: str) -> None:
     local, at, domain = value.rpartition("@")
-    if not at or not local or _CONTROL.search(value) or " " in value:
+    if not at or not local or "@" in local or _CONTROL.search(value) or " " in value or not local.isascii():
         raise InvalidInputError(f"invalid e-mail address {value!r}")
     _check_dns(domain, allow_wildcard=False, what="e-mail domain")
 

@@ -55,12 +55,14 @@ def root(cn: str = "Test Root CA") -> Node:
 
 def issue(parent: Node, cn: str, *, is_ca: bool = False, key: PrivateKey | None = None,
           sans: tuple[str, ...] = (), not_after: dt.datetime | None = None) -> Node:
+    """A certificate signed by ``parent``; with ``not_after`` in the past it starts a year before."""
     key = key or certlab.generate_key("ec-p256")
     ski = parent.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = build_certificate(
         subject=name(cn), public_key=key.public_key(), issuer=parent.cert.subject, issuer_key=parent.key,
         days=365, is_ca=is_ca, path_length=0 if is_ca else None, issuer_ski=ski,
         sans=certlab.names.parse_identities(sans), not_after=not_after,
+        not_before=None if not_after is None else not_after - dt.timedelta(days=365),
     )
     return Node(cert, key)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +46,14 @@ RECORD_COLUMNS = """
     (SELECT s.name FROM certificates s WHERE s.id = c.successor_id) AS successor,
     (SELECT i.name FROM certificates i WHERE i.id = c.issuer_cert_id) AS issuer_certificate
 """
+
+
+def _whole_days(delta: dt.timedelta) -> int:
+    """Days to expiry, rounded away from now: a certificate valid for 29.5 more days has 30 days left
+    (it is expiring within 30 days), one expired half a day ago is 1 day past (-1); 0 only at the instant."""
+    seconds = delta.total_seconds()
+    whole = math.ceil(abs(seconds) / 86400)
+    return whole if seconds >= 0 else -whole
 
 
 class InventoryBase:
@@ -164,7 +173,7 @@ class InventoryBase:
         status = stored
         days = None
         if not_after is not None:
-            days = (not_after - at).days if not_after >= at else -((at - not_after).days + (1 if (at - not_after).seconds else 0))
+            days = _whole_days(not_after - at)
             if stored == "active":
                 if not_after < at:
                     status = "expired"

@@ -551,10 +551,10 @@ class _Importer:
         return results
 
     def _one(self, src: ImportSource, loaded: formats.Loaded) -> ImportResult:
-        if loaded.private_key is not None:
-            return self._with_key(src, loaded.private_key, list(loaded.certificates))
         if not loaded.certificates:
             raise FormatError(f"{src.source}: holds a private key only; import it with its certificate")
+        if loaded.private_key is not None:
+            return self._with_key(src, loaded.private_key, list(loaded.certificates))
         if self.name is not None and len(loaded.certificates) > 1:
             raise InvalidInputError(f"{src.source}: --name applies to one certificate, this file has {len(loaded.certificates)}")
         infos = [CertInfo.of(c, src.source) for c in loaded.certificates]
@@ -562,19 +562,22 @@ class _Importer:
             for info in infos:
                 if not (info.is_ca or info.self_issued):
                     raise InvalidInputError(f"{src.source}: {info.subject} is not a CA certificate; import it without --trusted")
-        new, dup_names = [], []
+        new: dict[str, CertInfo] = {}
+        dup_names: list[str] = []
         for info in infos:
             if info.fingerprint_sha256 in self.known:
                 dup_names.append(self.known[info.fingerprint_sha256])
             else:
-                new.append(info)
+                new.setdefault(info.fingerprint_sha256, info)
         if not new:
             return ImportResult(src.source, "duplicate", dup_names[0], f"already in the inventory as {', '.join(dup_names[:5])}")
-        names = [self._add(info, None, "") for info in new]
+        picked = self._pick_names(list(new.values()))  # may refuse: nothing is written before this
+        names = [self._add(info, None, "", name) for info, name in zip(new.values(), picked)]
+        infos = list(new.values())
         kind = "trusted_ca" if self.trusted else "imported"
         self.inv._audit(self.tx, Action.IMPORTED, names[0] if len(names) == 1 else src.source, {
             "file": src.source, "kind": kind, "count": len(names), "duplicates": len(dup_names),
-            "fingerprints_sha256": [i.fingerprint_sha256 for i in new[:20]],
+            "fingerprints_sha256": [i.fingerprint_sha256 for i in infos[:20]],
         })
         return ImportResult(src.source, "imported", names[0] if len(names) == 1 else ",".join(names[:3]) + (
             f" (+{len(names) - 3} more)" if len(names) > 3 else ""), None)
@@ -589,9 +592,10 @@ class _Importer:
         if info.fingerprint_sha256 in self.known:
             existing = self.known[info.fingerprint_sha256]
             return ImportResult(src.source, "duplicate", existing, f"already in the inventory as {existing}")
+        (name,) = self._pick_names([info])  # may refuse: nothing is written before this
         self._flush()  # keys need ids in order with their certificates
         key_id = self.inv._store_private_key(self.tx, key)
-        name = self._add(info, key_id, formats.dump_pem(chain[1:]).decode())
+        self._add(info, key_id, formats.dump_pem(chain[1:]).decode(), name)
         self._flush()
         self.inv._audit(self.tx, Action.IMPORTED, name, {
             "file": src.source, "kind": "imported", "with_private_key": True, "exportable": self.exportable,
@@ -599,14 +603,16 @@ class _Importer:
         })
         return ImportResult(src.source, "imported", name, None)
 
-    def _add(self, info: CertInfo, key_id: int | None, chain_pem: str) -> str:
+    def _pick_names(self, infos: Sequence[CertInfo]) -> list[str]:
+        """The names the certificates of one file will get; refuses before anything is written."""
         if self.name is not None:
             if self.name in self.taken:
                 raise ConflictError(f"a certificate named {self.name!r} exists already")
-            name = self.name
-            self.taken.add(name)
-        else:
-            name = _name_from(info, self.taken)
+            self.taken.add(self.name)
+            return [self.name]
+        return [_name_from(info, self.taken) for info in infos]
+
+    def _add(self, info: CertInfo, key_id: int | None, chain_pem: str, name: str) -> str:
         cols = self.inv._info_columns(info)
         self.rows.append({
             "id": self.next_id, "name": name, "label": name,
