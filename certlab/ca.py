@@ -95,7 +95,7 @@ class NameRules:
                                                     "excluded_ip", "permitted_email", "excluded_email")}
 
     @classmethod
-    def of(cls, nc: x509.NameConstraints | None) -> "NameRules":
+    def of(cls, nc: x509.NameConstraints | None) -> NameRules:
         if nc is None:
             return cls()
         parts: dict[str, list[str]] = {k: [] for k in cls().to_json()}
@@ -133,8 +133,7 @@ def _subtrees(dns: Sequence[str], ips: Sequence[str], emails: Sequence[str]) -> 
 
 def _dns_within(name: str, tree: str) -> bool:
     name, tree = name.lower().rstrip("."), tree.lower().lstrip(".").rstrip(".")
-    if name.startswith("*."):
-        name = name[2:]
+    name = name.removeprefix("*.")
     return name == tree or name.endswith("." + tree)
 
 
@@ -233,15 +232,15 @@ class CA:
 
     def __init__(
         self,
-        subject: "str | Subject | None" = None,
+        subject: str | Subject | None = None,
         *,
-        key_type: "KeyType | str" = DEFAULT_CA_KEY,
+        key_type: KeyType | str = DEFAULT_CA_KEY,
         days: int = DEFAULT_CA_DAYS,
         path_length: int | None = None,
         name_rules: NameRules | None = None,
         key: PrivateKey | None = None,
         copy_csr_sans: bool = True,
-        _parts: "tuple[x509.Certificate, PrivateKey, tuple[x509.Certificate, ...]] | None" = None,
+        _parts: tuple[x509.Certificate, PrivateKey, tuple[x509.Certificate, ...]] | None = None,
     ) -> None:
         if _parts is not None:
             cert, private_key, chain = _parts
@@ -263,7 +262,7 @@ class CA:
 
     @classmethod
     def load(cls, certificate: x509.Certificate, private_key: PrivateKey,
-             chain: Sequence[x509.Certificate] = (), *, copy_csr_sans: bool = True) -> "CA":
+             chain: Sequence[x509.Certificate] = (), *, copy_csr_sans: bool = True) -> CA:
         """Wrap an existing CA certificate and its key (the inventory's stored CAs)."""
         bc = _basic_constraints(certificate)
         if bc is None or not bc.ca:
@@ -277,16 +276,16 @@ class CA:
 
     def create_child_ca(
         self,
-        subject: "str | Subject | None" = None,
+        subject: str | Subject | None = None,
         *,
-        key_type: "KeyType | str" = DEFAULT_CA_KEY,
+        key_type: KeyType | str = DEFAULT_CA_KEY,
         days: int | None = None,
         path_length: int | None = 0,
         name_rules: NameRules | None = None,
         key: PrivateKey | None = None,
         copy_csr_sans: bool = True,
         now: dt.datetime | None = None,
-    ) -> "CA":
+    ) -> CA:
         """An intermediate CA signed by this one. Its path length defaults to 0 (it issues leaves only)."""
         _check_path_length(path_length)
         self.check_may_sign_ca(path_length)
@@ -331,7 +330,7 @@ class CA:
         return Issued(cert, private_key, self.issuers)
 
     def certify(self, subject: x509.Name, public_key: object, *, sans: Sequence[x509.GeneralName] = (),
-                purpose: "Purpose | str" = Purpose.SERVER, days: int = 365, now: dt.datetime | None = None,
+                purpose: Purpose | str = Purpose.SERVER, days: int = 365, now: dt.datetime | None = None,
                 what: str = "certificate") -> x509.Certificate:
         """Sign a leaf for a subject and public key as given (a renewal keeps its predecessor's names)."""
         check_name_constraints(self._names_of(sans, subject), self.issuers)
@@ -342,16 +341,16 @@ class CA:
             not_before=start, not_after=end,
         )
 
-    def issue_cert(self, *identities: str, name: str = "leaf", key_type: "KeyType | str" = KeyType.EC_P256,
-                   days: int = 365, subject: "str | Subject | None" = None,
-                   purpose: "Purpose | str" = Purpose.SERVER) -> Issued:
+    def issue_cert(self, *identities: str, name: str = "leaf", key_type: KeyType | str = KeyType.EC_P256,
+                   days: int = 365, subject: str | Subject | None = None,
+                   purpose: Purpose | str = Purpose.SERVER) -> Issued:
         """trustme's verb: a leaf for the given identities (DNS names, IPs, e-mail addresses)."""
         return self.issue(CertSpec(name=name, key_type=KeyType.parse(key_type), days=days,
                                    subject=Subject.parse(subject), sans=tuple(identities),
                                    purpose=Purpose.parse(purpose)))
 
     def sign_csr(self, csr: x509.CertificateSigningRequest, *, days: int = 365,
-                 purpose: "Purpose | str" = Purpose.SERVER, now: dt.datetime | None = None,
+                 purpose: Purpose | str = Purpose.SERVER, now: dt.datetime | None = None,
                  source: str = "CSR") -> x509.Certificate:
         """Sign an outside request. Its SANs are copied only when this CA's policy allows it."""
         if not csr.is_signature_valid:
@@ -487,4 +486,4 @@ def _check_path_length(path_length: int | None) -> None:
         raise InvalidInputError(f"path length {path_length!r} is out of range 0..16")
 
 
-__all__ = ["CA", "NameRules", "REVOCATION_REASONS", "Revocation", "check_name_constraints", "parse_reason"]
+__all__ = ["CA", "REVOCATION_REASONS", "NameRules", "Revocation", "check_name_constraints", "parse_reason"]

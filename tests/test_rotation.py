@@ -178,7 +178,7 @@ def test_rotate_due_renews_and_makes_csrs(inv: certlab.Inventory) -> None:
 
 
 def test_cli_rotate_cutover_and_due(cli_db: Path) -> None:
-    ok = lambda *a: run_cli(*a, db=cli_db, check=True)  # noqa: E731
+    ok = lambda *a: run_cli(*a, db=cli_db, check=True)
     ok("create", "self-signed", "pay", "--san", "pay.example.com", "--key", "ec-p256", "--days", "20")
     ok("credential", "add", "gw", "--cert", "pay", "--endpoint", "https://pay.example.com", "--purpose", "mtls")
     bad = run_cli("rotate", "pay", "--cutover", db=cli_db)

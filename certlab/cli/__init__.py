@@ -17,6 +17,7 @@ DEFAULT_DB = Path("data") / "certlab.duckdb"
 COMMAND_MODULES = [
     "certlab.cli.core_cmds",
     "certlab.cli.lifecycle_cmds",
+    "certlab.cli.reminders_cmds",
 ]
 
 

@@ -10,10 +10,11 @@ from .analytics import AnalyticsActions, ParquetExport
 from .base import InventoryBase
 from .core import CoreActions, ImportSource
 from .lifecycle import CAStatus, LifecycleActions
+from .reminders import DeliveryResult, ReminderActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 
 
-class Inventory(AnalyticsActions, RotationActions, LifecycleActions, CoreActions):
+class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, CoreActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -48,5 +49,5 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["CAStatus", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RotationDue",
+__all__ = ["CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RotationDue",
            "RotationOutcome", "RotationPolicy", "init", "open"]

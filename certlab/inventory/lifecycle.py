@@ -69,10 +69,10 @@ class LifecycleActions(InventoryBase):
         name: str,
         *,
         parent: str | None = None,
-        subject: "str | Subject" = "",
-        key_type: "KeyType | str" = DEFAULT_CA_KEY,
+        subject: str | Subject = "",
+        key_type: KeyType | str = DEFAULT_CA_KEY,
         days: int | None = None,
-        path_length: "int | None | object" = _ROOT,
+        path_length: int | None | object = _ROOT,
         name_rules: NameRules | None = None,
         copy_csr_sans: bool = True,
         exportable: bool = False,
@@ -151,7 +151,7 @@ class LifecycleActions(InventoryBase):
             return self._get_record(tx, spec.name)
 
     def sign_csr(self, ca: str, data: bytes, *, name: str | None = None, days: int = 365,
-                 purpose: "Purpose | str" = Purpose.SERVER, source: str = "CSR") -> CertificateRecord:
+                 purpose: Purpose | str = Purpose.SERVER, source: str = "CSR") -> CertificateRecord:
         """Sign an outside CSR (its key stays outside); the certificate is kept in the inventory."""
         self._authorize(Action.CSR_SIGNED, name or source)
         if name is not None:

@@ -106,7 +106,7 @@ class RotationActions(LifecycleActions):
 
     # --- rotate --------------------------------------------------------------------------------------
 
-    def rotate(self, name: str, *, key_type: "KeyType | str | None" = None, days: int | None = None,
+    def rotate(self, name: str, *, key_type: KeyType | str | None = None, days: int | None = None,
                reuse_key: bool = False, new_name: str | None = None) -> CertificateRecord:
         """Make the successor of ``name``; the predecessor stays active until ``cutover``."""
         self._authorize(Action.ROTATED, name)
