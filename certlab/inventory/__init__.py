@@ -22,9 +22,12 @@ class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleAct
     """
 
 
-def init(path: "str | os.PathLike[str]", *, actor: Actor | None = None) -> Inventory:
-    """Create the database and its key file (mode 0600). Safe to call on an existing inventory."""
-    inv = Inventory(path, actor=actor)
+def init(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **options: object) -> Inventory:
+    """Create the database and its key file (mode 0600). Safe to call on an existing inventory.
+
+    ``options`` go to ``Inventory`` (``warning_days``, ``lock_timeout``, ``clock``).
+    """
+    inv = Inventory(path, actor=actor, **options)  # type: ignore[arg-type]
     inv.db.path.parent.mkdir(parents=True, exist_ok=True)
     key_file = vault.key_file_for(inv.db.path)
     if not key_file.exists():

@@ -39,6 +39,6 @@ FROM named_credentials n LEFT JOIN certificates c ON c.id = n.certificate_id, no
 
 CREATE OR REPLACE VIEW audit_v AS
 SELECT seq, occurred_at AS at, actor, role, action, object, CAST(details AS JSON) AS details, outcome,
-       -- appended by 0005
-       prev_hash, hash
+       -- appended by 0005 (occurred_at: the same as "at", which DuckDB's grammar makes awkward unquoted)
+       prev_hash, hash, occurred_at
 FROM audit_events;
