@@ -119,6 +119,27 @@ def seed_demo(inv: Inventory) -> None:
     today.revoke("hr_portal", "superseded")
 
 
+def evidence_manifest(folder: "str | os.PathLike[str]") -> list[dict[str, object]]:
+    """Every file under ``folder`` with its size and SHA-256, written to ``folder/MANIFEST.json`` too.
+
+    The manifest lets a reviewer show later that the evidence handed over is unchanged.
+    """
+    import hashlib
+    import json
+
+    root = Path(folder)
+    rows: list[dict[str, object]] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "MANIFEST.json"):
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        rows.append({"file": path.relative_to(root).as_posix(), "bytes": path.stat().st_size,
+                     "sha256": digest.hexdigest()})
+    (root / "MANIFEST.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return rows
+
+
 def _attempt(action: Callable[[], object]) -> None:
     """Run an action that the demo expects to be refused (the refusal lands in the audit trail)."""
     try:
@@ -164,4 +185,4 @@ def _outside_certificates(now: dt.datetime) -> list[tuple[str, bytes, bool]]:
     return out
 
 
-__all__ = ["DEMO_ADMIN", "DEMO_ANALYST", "DEMO_AUDITOR", "demo_inventory", "seed_demo"]
+__all__ = ["DEMO_ADMIN", "DEMO_ANALYST", "DEMO_AUDITOR", "demo_inventory", "evidence_manifest", "seed_demo"]
