@@ -21,6 +21,7 @@ from .errors import (
     CertlabError,
     ChainError,
     ConflictError,
+    EndpointError,
     FormatError,
     InvalidInputError,
     InventoryBusyError,
@@ -52,7 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action", "Actor", "CA", "NameRules", "Revocation", "AuditEvent", "AuditFilter", "Blob", "CertFilter", "CertInfo", "CertSpec",
-    "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "FormatError",
+    "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "EndpointError", "FormatError",
     "ImportResult", "ImportSource", "InvalidInputError", "Inventory", "InventoryBusyError", "Issued", "KeyType",
     "Kind", "Loaded", "RotationPolicy", "NotFoundError", "Outcome", "PermissionDeniedError", "Purpose", "Role", "Status",
     "StoreError", "Subject", "WrongPasswordError", "__version__", "build_certificate", "build_csr",

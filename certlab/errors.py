@@ -53,6 +53,10 @@ class PermissionDeniedError(CertlabError, PermissionError):
     """The actor's role may not do this, or the private key is not exportable."""
 
 
+class EndpointError(CertlabError, ConnectionError):
+    """An endpoint that cannot be reached, or that refuses the TLS session (the message says why)."""
+
+
 class StoreError(CertlabError):
     """The database is busy, damaged, or newer than this code."""
 
@@ -65,6 +69,7 @@ __all__ = [
     "CertlabError",
     "ChainError",
     "ConflictError",
+    "EndpointError",
     "FormatError",
     "InvalidInputError",
     "InventoryBusyError",

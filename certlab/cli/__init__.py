@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "certlab.cli.core_cmds",
     "certlab.cli.lifecycle_cmds",
     "certlab.cli.reminders_cmds",
+    "certlab.cli.integration_cmds",
 ]
 
 

@@ -9,12 +9,13 @@ from ..store import vault
 from .analytics import AnalyticsActions, ParquetExport
 from .base import InventoryBase
 from .core import CoreActions, ImportSource
+from .integrations import IntegrationActions
 from .lifecycle import CAStatus, LifecycleActions
 from .reminders import DeliveryResult, ReminderActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 
 
-class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, CoreActions):
+class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, IntegrationActions, CoreActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are

@@ -34,6 +34,10 @@ _VERBS = {
     Action.KEY_USED: "use private keys",
     Action.DELETED: "delete",
     Action.MASTER_KEY_ROTATED: "rotate the master key",
+    Action.CALLOUT: "make callouts with",
+    Action.CONNECTION_TESTED: "test connections of",
+    Action.SIGNED: "sign with",
+    Action.SCANNED: "scan endpoints",
 }
 
 # Columns read for a CertificateRecord (never the DER or any key material).

@@ -1,0 +1,99 @@
+"""Integration commands: credential test / call, sign saml / jwt, scan, lint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from . import add_command
+from . import output as out
+from .core_cmds import open_inventory
+
+
+def _subparsers_of(parser: argparse.ArgumentParser) -> Any:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("command group without subcommands")  # pragma: no cover
+
+
+def register(sub: Any) -> None:
+    cred = _subparsers_of(sub.choices["credential"])
+    p = add_command(cred, "test", "Do a real TLS handshake with a credential's endpoint and say what happened.",
+                    "certlab credential test payment_gateway")
+    p.add_argument("name")
+    p.add_argument("--trust", choices=["inventory", "system", "both"], default="inventory",
+                   help="CAs trusted for the server (default: the inventory's trust store)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--without-cert", action="store_true", help="do not present the client certificate")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--table", action="store_true", help="print the report even when piped")
+    p.set_defaults(func=cmd_credential_test)
+
+    p = add_command(cred, "call", "Make an HTTPS callout with a credential's certificate (mutual TLS).",
+                    "certlab credential call payment_gateway /v1/status --method GET")
+    p.add_argument("name")
+    p.add_argument("path", nargs="?", help="path or URL on the credential's endpoint (default: the endpoint's)")
+    p.add_argument("--method", default="GET")
+    p.add_argument("--data-file", metavar="FILE", help="request body from FILE ('-' for stdin)")
+    p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
+    p.add_argument("--trust", choices=["inventory", "system", "both"], default="inventory")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.set_defaults(func=cmd_credential_call)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else "yes" if value else "no"
+
+
+def cmd_credential_test(args: argparse.Namespace) -> int:
+    report = open_inventory(args).test_connection(args.name, trust=args.trust, timeout=args.timeout,
+                                                  send_certificate=not args.without_cert)
+    if out.wants_json(args):
+        out.print_json({"credential": args.name, **report.to_json()})
+        return 0 if report.connected else 1
+    w = sys.stdout.write
+    colour = out.use_colour()
+    verdict = "connected" if report.connected else "NOT connected"
+    if colour:
+        verdict = (out.GREEN if report.connected else out.RED) + verdict + out.RESET
+    w(f"{args.name}: {verdict} to {report.endpoint}\n")
+    if report.tls_version:
+        w(f"  TLS            {report.tls_version}{' ' + report.cipher if report.cipher else ''}\n")
+    w(f"  server trusted {_yes_no(report.server_trusted)}\n")
+    w(f"  asked for a client certificate  {_yes_no(report.client_cert_requested)}\n")
+    w(f"  sent ours      {_yes_no(report.client_cert_sent)}; accepted {_yes_no(report.client_cert_accepted)}\n")
+    if report.http_status is not None:
+        w(f"  HTTP status    {report.http_status}\n")
+    for i, c in enumerate(report.server_chain):
+        w(f"  chain[{i}]       {out._clean(c.subject)}  (issuer {out._clean(c.issuer)}; expires "
+          f"{c.not_after:%Y-%m-%d}, {out.days_text(c.days_left)})\n")
+    if report.reason:
+        w(f"  reason         {out._clean(report.reason)}\n")
+    for note in report.notes:
+        w(f"  note           {out._clean(note)}\n")
+    return 0 if report.connected else 1
+
+
+def cmd_credential_call(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from .core_cmds import _read_file
+
+    body = None
+    if args.data_file == "-":
+        body = sys.stdin.buffer.read()
+    elif args.data_file:
+        body = _read_file(args.data_file)
+    headers = {}
+    for h in args.header:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise InvalidInputError(f"--header {h!r}: give NAME:VALUE")
+        headers[name.strip()] = value.strip()
+    resp = open_inventory(args).request(args.name, args.method, args.path, body=body, headers=headers,
+                                        timeout=args.timeout, trust=args.trust)
+    out.info(f"{resp.status} {resp.reason} from {resp.url}")
+    sys.stdout.buffer.write(resp.body)
+    sys.stdout.flush()
+    return 0 if resp.status < 400 else 1
