@@ -43,6 +43,51 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_credential_call)
 
 
+    sign = add_command(sub, "sign", "Sign a SAML assertion or a JWT bearer assertion with a credential.",
+                       "certlab sign saml sso_signing assertion.xml --out signed.xml")
+    ssub = sign.add_subparsers(dest="what", metavar="WHAT")
+    ssub.required = True
+    p = add_command(ssub, "saml", "Sign a SAML 2.0 assertion (enveloped XML signature after the Issuer).",
+                    "certlab sign saml hospital_sso assertion.xml --out signed.xml")
+    p.add_argument("name", help="a saml named credential, or a certificate's unique name")
+    p.add_argument("file", metavar="IN.xml")
+    p.add_argument("--out", required=True, metavar="OUT.xml", help="where to write the signed XML ('-' for stdout)")
+    p.set_defaults(func=cmd_sign_saml)
+    p = add_command(ssub, "jwt", "Sign a JWT bearer assertion (RFC 7523) and print the token.",
+                    "certlab sign jwt erp_jwt --iss 3MVG9.client --sub integration@acme.example --aud https://login.erp.example")
+    p.add_argument("name", help="a jwt named credential, or a certificate's unique name")
+    p.add_argument("--iss", required=True, help="issuer: usually the OAuth client id")
+    p.add_argument("--sub", required=True, help="subject: the user or service the token stands for")
+    p.add_argument("--aud", required=True, help="audience: the authorisation server")
+    p.add_argument("--lifetime", type=int, default=300, metavar="SECONDS", help="validity in seconds (default 300)")
+    p.set_defaults(func=cmd_sign_jwt)
+
+
+def cmd_sign_saml(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from .core_cmds import _read_file
+
+    signed = open_inventory(args).sign_saml(args.name, _read_file(args.file), source=args.file)
+    if args.out == "-":
+        sys.stdout.buffer.write(signed)
+        sys.stdout.flush()
+        return 0
+    try:
+        with open(args.out, "wb") as fh:
+            fh.write(signed)
+    except OSError as exc:
+        raise InvalidInputError(f"{args.out}: cannot be written ({exc.strerror})") from None
+    out.info(f"wrote {args.out} ({len(signed)} bytes, signed with {args.name})")
+    return 0
+
+
+def cmd_sign_jwt(args: argparse.Namespace) -> int:
+    token = open_inventory(args).jwt_bearer(args.name, issuer=args.iss, subject=args.sub, audience=args.aud,
+                                            lifetime=args.lifetime)
+    sys.stdout.write(token + "\n")
+    return 0
+
+
 def _yes_no(value: bool | None) -> str:
     return "unknown" if value is None else "yes" if value else "no"
 

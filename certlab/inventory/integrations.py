@@ -8,6 +8,7 @@ and audits the use (never the payload, never key material).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -187,6 +188,45 @@ class IntegrationActions(InventoryBase):
             self._audit(tx, Action.CONNECTION_TESTED, credential, details,
                         Outcome.OK if report.connected else Outcome.FAILED)
         return report
+
+
+    # --- signing --------------------------------------------------------------------------------------
+
+    def sign_saml(self, name: str, xml: bytes, *, source: str = "assertion") -> bytes:
+        """Sign a SAML 2.0 assertion with a saml credential (or a certificate named directly): an
+        enveloped RSA-SHA256 / ECDSA-SHA256 signature after the Issuer, certificate in KeyInfo. Audited."""
+        from ..integrations import saml
+
+        self._authorize(Action.SIGNED, name)
+        saml.parse_xml(xml, source)  # refuse bad input before the key is touched
+        with self.db.read() as tx:
+            use = self._resolve(tx, name, purposes=("saml",), allow_certificate=True)
+        signed = saml.sign_assertion(xml, use.cert, use.key, source=source, signer_name=use.certificate)
+        with self.db.write() as tx:
+            self._audit(tx, Action.SIGNED, use.subject, {
+                **use.details(), "format": "saml", "algorithm": signed.algorithm,
+                "assertion_id": signed.assertion_id[:200], "issuer": signed.issuer[:200],
+                "signed_sha256": hashlib.sha256(signed.xml).hexdigest(),
+            })
+        return signed.xml
+
+    def jwt_bearer(self, name: str, *, issuer: str, subject: str, audience: str, lifetime: int = 300) -> str:
+        """A JWT bearer assertion (RFC 7523) signed with a jwt credential (or a certificate named directly):
+        RS256 / ES256 / ES384 with the certificate's x5t#S256 in the header. Audited without the token."""
+        from ..integrations import jwt as jwt_mod
+
+        self._authorize(Action.SIGNED, name)
+        with self.db.read() as tx:
+            use = self._resolve(tx, name, purposes=("jwt",), allow_certificate=True)
+        bearer = jwt_mod.bearer_token(use.cert, use.key, issuer=issuer, subject=subject, audience=audience,
+                                      lifetime=lifetime, now=self.now(), signer_name=use.certificate)
+        with self.db.write() as tx:
+            self._audit(tx, Action.SIGNED, use.subject, {
+                **use.details(), "format": "jwt", "algorithm": bearer.algorithm, "iss": bearer.claims["iss"][:200],
+                "sub": bearer.claims["sub"][:200], "aud": bearer.claims["aud"][:200], "jti": bearer.claims["jti"],
+                "exp": bearer.claims["exp"],
+            })
+        return bearer.token
 
 
 def _with_note(report: tls.HandshakeReport, note: str) -> tls.HandshakeReport:
