@@ -62,6 +62,81 @@ def register(sub: Any) -> None:
     p.add_argument("--lifetime", type=int, default=300, metavar="SECONDS", help="validity in seconds (default 300)")
     p.set_defaults(func=cmd_sign_jwt)
 
+    _register_scan(sub)
+
+    p = add_command(sub, "lint", "Policy findings per certificate, with severities and the integrations at risk.",
+                    "certlab lint --severity warning")
+    p.add_argument("name", nargs="?", help="one certificate (default: the whole inventory)")
+    p.add_argument("--severity", choices=["error", "warning", "info"], default="info", help="show this and worse")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], default="never",
+                   help="exit 1 when a finding this severe or worse exists (for CI)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--table", action="store_true", help="print a table even when piped")
+    p.set_defaults(func=cmd_lint)
+
+
+def _register_scan(sub: Any) -> None:
+    p = add_command(sub, "scan", "Fetch the certificate chain endpoints serve and record it (kind discovered).",
+                    "certlab scan pay.partner.example:443 10.20.0.5:8443 --timeout 3")
+    p.add_argument("targets", nargs="*", metavar="HOST:PORT", help="endpoints to scan (URLs work too)")
+    p.add_argument("--credentials", action="store_true", help="also scan every named credential's endpoint")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
+    p.add_argument("--workers", type=int, default=8, metavar="N", help="connections at once (default 8)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--table", action="store_true", help="print a table even when piped")
+    p.set_defaults(func=cmd_scan)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+
+    inv = open_inventory(args)
+    targets = list(args.targets)
+    if args.credentials:
+        targets += [c.endpoint for c in inv.credentials()]
+    if not targets:
+        raise InvalidInputError("give endpoints to scan (HOST:PORT ...) or --credentials")
+    progress = out.Progress("scanning")
+    try:
+        results = inv.scan(targets, timeout=args.timeout, workers=args.workers, progress=progress)
+    finally:
+        progress.close()
+    if out.wants_json(args):
+        out.print_json([r.to_json() for r in results])
+    else:
+        rows, colours = [], []
+        for r in results:
+            if not r.ok:
+                rows.append([r.endpoint, "failed", "-", "-", "-", r.reason or r.problem or ""])
+                colours.append(out.RED)
+                continue
+            leaf = r.chain[0]
+            state = "changed" if r.changed else "new" if leaf.new else "known"
+            note = f"was {r.previous_leaf}" if r.changed else f"{len(r.new_certificates)} new in chain of {len(r.chain)}"
+            rows.append([r.endpoint, state, leaf.name, f"{leaf.not_after:%Y-%m-%d}", r.tls_version or "-", note])
+            colours.append(out.YELLOW if r.changed else out.GREEN if leaf.new else None)
+        out.table(["endpoint", "result", "certificate", "not after", "tls", "note"], rows, colours)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    reports = open_inventory(args).lint(args.name, min_severity=args.severity)
+    if out.wants_json(args):
+        out.print_json([r.to_json() for r in reports])
+    else:
+        rows, colours = [], []
+        for r in reports:
+            for f in r.findings:
+                rows.append([r.certificate, f.severity.value, f.rule, f.message])
+                colours.append(out.RED if f.severity.value == "error" else out.YELLOW if f.severity.value == "warning" else None)
+        if rows:
+            out.table(["certificate", "severity", "rule", "finding"], rows, colours)
+        else:
+            out.info("no findings" + (f" for {args.name}" if args.name else ""))
+    ranks = {"error": 0, "warning": 1, "info": 2, "never": -1}
+    worst = min((ranks[f.severity.value] for r in reports for f in r.findings), default=9)
+    return 1 if worst <= ranks[args.fail_on] else 0
+
 
 def cmd_sign_saml(args: argparse.Namespace) -> int:
     from ..errors import InvalidInputError

@@ -202,7 +202,12 @@ class InventoryBase:
         return rows[0]
 
     def _get_record(self, tx: Tx, name: str, at: dt.datetime | None = None) -> CertificateRecord:
-        return self._to_record(self._get_row(tx, name), at or self.now())
+        when = at or self.now()
+        return self._with_findings(tx, [self._to_record(self._get_row(tx, name), when)], when)[0]
+
+    def _with_findings(self, tx: Tx, records: list[CertificateRecord], at: dt.datetime) -> list[CertificateRecord]:
+        """Hook: the records with ``findings`` filled in (the integrations mixin lints them)."""
+        return records
 
     def _certificate(self, tx: Tx, name: str) -> tuple[dict[str, Any], x509.Certificate | None, list[x509.Certificate]]:
         """The row, the parsed certificate (None while pending) and its chain above it."""

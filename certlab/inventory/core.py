@@ -302,7 +302,7 @@ class CoreActions(InventoryBase):
             sql += " LIMIT $limit OFFSET $offset"
             params |= {"limit": f.limit, "offset": f.offset}
         with self.db.read() as tx:
-            return [self._to_record(r, when) for r in tx.dicts(sql, params)]
+            return self._with_findings(tx, [self._to_record(r, when) for r in tx.dicts(sql, params)], when)
 
     def count(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None) -> int:
         where, params = self._filter_sql(filters or CertFilter(), at or self.now())

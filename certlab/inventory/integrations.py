@@ -19,9 +19,10 @@ from cryptography import x509
 from ..errors import ConflictError, EndpointError, InvalidInputError, NotFoundError
 from ..integrations import tls
 from ..keys import PrivateKey
-from ..models import Action, Credential, Outcome, Status
+from ..models import Action, Credential, Kind, Outcome, Status
 from ..store import Tx
 from .base import InventoryBase
+from .core import READERS
 
 _METHOD = re.compile(r"^[A-Z]{3,10}$")
 DEFAULT_TIMEOUT = 30.0
@@ -47,6 +48,57 @@ class _Use:
         if self.credential:
             d["credential"] = self.credential.name
         return d
+
+
+@dataclass(frozen=True)
+class ScannedCertificate:
+    name: str
+    subject: str
+    fingerprint_sha256: str
+    not_after: dt.datetime
+    new: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "subject": self.subject, "fingerprint_sha256": self.fingerprint_sha256,
+                "not_after": self.not_after.isoformat() + "Z", "new": self.new}
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What one endpoint served at a scan (or why nothing could be fetched)."""
+
+    endpoint: str
+    ok: bool
+    chain: tuple[ScannedCertificate, ...] = ()
+    tls_version: str | None = None
+    changed: bool = False
+    previous_leaf: str | None = None
+    problem: str | None = None
+    reason: str | None = None
+
+    @property
+    def new_certificates(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.chain if c.new)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "ok": self.ok, "tls_version": self.tls_version,
+                "chain": [c.to_json() for c in self.chain], "new_certificates": list(self.new_certificates),
+                "changed": self.changed, "previous_leaf": self.previous_leaf, "problem": self.problem,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """The findings for one certificate."""
+
+    certificate: str
+    kind: str
+    status: str
+    findings: tuple[Any, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"certificate": self.certificate, "kind": self.kind, "status": self.status,
+                "findings_count": len(self.findings), "findings": [f.to_json() for f in self.findings]}
 
 
 class IntegrationActions(InventoryBase):
@@ -190,6 +242,199 @@ class IntegrationActions(InventoryBase):
         return report
 
 
+    # --- discovery ------------------------------------------------------------------------------------
+
+    def scan(self, targets: "list[str] | tuple[str, ...]", *, timeout: float = 5.0, workers: int = 8,
+             progress: Any = None) -> list[ScanResult]:
+        """Fetch the chain each endpoint serves (validated or not) and record it: new certificates as kind
+        ``discovered``, known ones get the endpoint; a chain that changed since the last scan is flagged.
+        Endpoints that refuse or time out are reported, never fatal for the others."""
+        from ..integrations import scan as scan_mod
+
+        endpoints = scan_mod.parse_targets(list(targets))
+        self._authorize(Action.SCANNED, endpoints[0].authority if len(endpoints) == 1 else f"{len(endpoints)} endpoints")
+        fetched = scan_mod.fetch_all(endpoints, timeout=timeout, workers=workers, progress=progress)
+        with self.db.write() as tx:
+            return [self._record_scan(tx, f) for f in fetched]
+
+    def _record_scan(self, tx: Tx, fetched: Any) -> ScanResult:
+        import json
+
+        from ..certs import CertInfo
+        from ..formats import dump_pem
+        ep = fetched.endpoint
+        key = ep.authority
+        now = self.now()
+        row = tx.one("SELECT id, chain_fingerprints FROM endpoints WHERE endpoint = ?", [key])
+        if fetched.served is None:
+            if row is None:
+                tx.execute("INSERT INTO endpoints (id, endpoint, host, port, last_scanned, last_error) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", [tx.next_id("endpoints"), key, ep.host, ep.port, now, fetched.reason])
+            else:
+                tx.execute("UPDATE endpoints SET last_scanned = ?, last_error = ? WHERE id = ?", [now, fetched.reason, row[0]])
+            self._audit(tx, Action.SCANNED, key, {"problem": fetched.problem, "reason": fetched.reason}, Outcome.FAILED)
+            return ScanResult(key, False, problem=fetched.problem, reason=fetched.reason)
+        certs = list(fetched.served.certificates)
+        infos = [CertInfo.of(c, f"certificate served at {key}") for c in certs]
+        fingerprints = [i.fingerprint_sha256 for i in infos]
+        previous = json.loads(row[1]) if row is not None else []
+        changed = bool(previous) and previous != fingerprints
+        previous_leaf = None
+        if changed:
+            previous_leaf = tx.scalar("SELECT name FROM certificates WHERE fingerprint_sha256 = ?", [previous[0]]) or previous[0]
+        if row is None:
+            endpoint_id = tx.next_id("endpoints")
+            tx.execute("INSERT INTO endpoints (id, endpoint, host, port, chain_fingerprints, tls_version, first_seen, "
+                       "last_seen, last_scanned, last_error, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                       [endpoint_id, key, ep.host, ep.port, json.dumps(fingerprints), fetched.served.tls_version, now, now, now])
+        else:
+            endpoint_id = int(row[0])
+            tx.execute("UPDATE endpoints SET chain_fingerprints = ?, tls_version = ?, first_seen = coalesce(first_seen, ?), "
+                       "last_seen = ?, last_scanned = ?, last_error = NULL, changed_at = CASE WHEN ? THEN ? ELSE changed_at END "
+                       "WHERE id = ?", [json.dumps(fingerprints), fetched.served.tls_version, now, now, now, changed, now,
+                                       endpoint_id])
+        tx.execute("UPDATE endpoint_certificates SET current = FALSE WHERE endpoint_id = ?", [endpoint_id])
+        taken = {r[0] for r in tx.rows("SELECT name FROM certificates")}
+        chain: list[ScannedCertificate] = []
+        for pos, (cert, info) in enumerate(zip(certs, infos)):
+            found = tx.one("SELECT id, name FROM certificates WHERE fingerprint_sha256 = ?", [info.fingerprint_sha256])
+            new = found is None
+            if found is None:
+                name = _discovered_name(cert, info, taken)
+                cert_id = self._insert_certificate(tx, {
+                    "name": name, "label": name, "kind": Kind.DISCOVERED.value, "status": Status.ACTIVE.value,
+                    "purpose": None, "chain_pem": dump_pem(certs[pos + 1:]).decode(), "key_id": None,
+                    "exportable": False, "owner": "", "tags": "[]", **self._info_columns(info),
+                })
+            else:
+                cert_id, name = int(found[0]), str(found[1])
+            link = tx.one("SELECT 1 FROM endpoint_certificates WHERE endpoint_id = ? AND certificate_id = ?", [endpoint_id, cert_id])
+            if link is None:
+                tx.execute("INSERT INTO endpoint_certificates (endpoint_id, certificate_id, position, current, first_seen, "
+                           "last_seen) VALUES (?, ?, ?, TRUE, ?, ?)", [endpoint_id, cert_id, pos, now, now])
+            else:
+                tx.execute("UPDATE endpoint_certificates SET position = ?, current = TRUE, last_seen = ? "
+                           "WHERE endpoint_id = ? AND certificate_id = ?", [pos, now, endpoint_id, cert_id])
+            chain.append(ScannedCertificate(name, info.subject, info.fingerprint_sha256, info.not_after, new))
+        details: dict[str, Any] = {"leaf_fingerprint_sha256": fingerprints[0], "chain_length": len(certs),
+                                   "new": [c.name for c in chain if c.new], "tls_version": fetched.served.tls_version}
+        if changed:
+            details |= {"changed": True, "previous_leaf": previous_leaf}
+        self._audit(tx, Action.SCANNED, key, details)
+        return ScanResult(key, True, tuple(chain), fetched.served.tls_version, changed, previous_leaf)
+
+    def endpoints(self, certificate: str | None = None) -> list[dict[str, Any]]:
+        """Scanned endpoints (all, or those serving ``certificate``), newest scan first."""
+        self._authorize(Action.QUERIED, "endpoints", READERS)
+        sql = ("SELECT e.endpoint, e.tls_version, e.first_seen, e.last_seen, e.last_scanned, e.last_error, e.changed_at, "
+               "(SELECT c.name FROM endpoint_certificates ec JOIN certificates c ON c.id = ec.certificate_id "
+               " WHERE ec.endpoint_id = e.id AND ec.position = 0 AND ec.current) AS leaf FROM endpoints e")
+        params: list[Any] = []
+        if certificate is not None:
+            sql += (" WHERE EXISTS (SELECT 1 FROM endpoint_certificates ec JOIN certificates c ON c.id = ec.certificate_id "
+                    "WHERE ec.endpoint_id = e.id AND c.name = ?)")
+            params.append(certificate)
+        with self.db.read() as tx:
+            return tx.dicts(sql + " ORDER BY e.last_scanned DESC, e.endpoint", params)
+
+    # --- lint -----------------------------------------------------------------------------------------
+
+    def lint(self, name: str | None = None, *, min_severity: str = "info") -> list[LintReport]:
+        """Policy findings for one certificate or the whole inventory (certificates with findings only,
+        most severe first). A whole-inventory run also refreshes the analysts' ``findings_v``."""
+        import json
+
+        from .. import lint as lint_mod
+
+        floor = lint_mod.Severity.parse(min_severity)
+        self._authorize(Action.QUERIED, name or "lint", READERS)
+        now = self.now()
+        with self.db.read() as tx:
+            if name is not None:
+                rows = [self._get_row(tx, name)]
+            else:
+                from .base import RECORD_COLUMNS
+
+                rows = tx.dicts(f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE c.der IS NOT NULL ORDER BY c.name")
+            records = [self._to_record(r, now) for r in rows]
+            found = self._lint_records(tx, records, now)
+        reports = []
+        for rec in records:
+            fs = tuple(f for f in found.get(rec.id, []) if f.severity.rank <= floor.rank)
+            if fs or name is not None:
+                reports.append(LintReport(rec.name, rec.kind, rec.status, fs))
+        if name is None:
+            with self.db.write() as tx:
+                tx.execute("DELETE FROM lint_findings")
+                by_id = {r.id: r.name for r in records}
+                for cert_id, fs in found.items():
+                    for f in fs:
+                        tx.execute("INSERT INTO lint_findings (certificate_id, certificate, rule, severity, message, "
+                                   "integrations, linted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   [cert_id, by_id[cert_id], f.rule, f.severity.value, f.message,
+                                    json.dumps(list(f.integrations)), now])
+        reports.sort(key=lambda r: (min((f.severity.rank for f in r.findings), default=9), r.certificate))
+        return reports
+
+    def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime) -> list[Any]:
+        from dataclasses import replace
+
+        if not records:
+            return records
+        found = self._lint_records(tx, records, at)
+        return [replace(r, findings=tuple(f.to_json() for f in found.get(r.id, []))) for r in records]
+
+    def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime) -> dict[int, list[Any]]:
+        """Lint findings per certificate id, with the chain, credentials, shared keys and endpoints around."""
+        from .. import lint as lint_mod
+
+        ids = [r.id for r in records if r.fingerprint_sha256]
+        if not ids:
+            return {}
+        rows = tx.rows(
+            "SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
+            "JOIN (SELECT unnest(?::BIGINT[]) AS id) t ON t.id = c.id WHERE c.der IS NOT NULL", [ids])
+        cas: dict[str, x509.Certificate] = {}
+        for ski, der in tx.rows("SELECT ski, der FROM certificates WHERE is_ca AND der IS NOT NULL AND ski IS NOT NULL "
+                                "AND ski <> '' ORDER BY not_after"):
+            cas[ski] = x509.load_der_x509_certificate(bytes(der))
+        shared: dict[str, list[str]] = {
+            r[0]: list(r[1]) for r in tx.rows(
+                "SELECT spki_sha256, list(name ORDER BY name) FROM certificates WHERE spki_sha256 IS NOT NULL "
+                "AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1")}
+        usages: dict[int, list[Any]] = {}
+        for cert_id, cname, purpose, endpoint in tx.rows(
+                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials ORDER BY name"):
+            try:
+                external = tls.Endpoint.parse(endpoint).is_external
+            except InvalidInputError:
+                external = False
+            usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, endpoint, external))
+        served: dict[int, list[str]] = {}
+        for cert_id, endpoint in tx.rows(
+                "SELECT ec.certificate_id, e.endpoint FROM endpoint_certificates ec JOIN endpoints e ON e.id = ec.endpoint_id "
+                "WHERE ec.position = 0 AND ec.current ORDER BY e.endpoint"):
+            served.setdefault(int(cert_id), []).append(str(endpoint))
+        by_id = {r.id: r for r in records}
+        chain_cache: dict[str, list[x509.Certificate]] = {}
+        out: dict[int, list[Any]] = {}
+        for cert_id, der, chain_pem, spki, aki, purpose in rows:
+            rec = by_id[cert_id]
+            cert = x509.load_der_x509_certificate(bytes(der))
+            if chain_pem and chain_pem not in chain_cache:
+                try:
+                    chain_cache[chain_pem] = x509.load_pem_x509_certificates(chain_pem.encode())
+                except ValueError:
+                    chain_cache[chain_pem] = []
+            chain = _issuers_above(cert, aki, chain_cache.get(chain_pem, []) if chain_pem else [], cas)
+            subject = lint_mod.LintSubject(
+                name=rec.name, cert=cert, kind=rec.kind, purpose=purpose, chain=tuple(chain),
+                usages=tuple(usages.get(cert_id, ())), served_as_leaf_at=tuple(served.get(cert_id, ())),
+                same_key_as=tuple(n for n in shared.get(spki, []) if n != rec.name),
+            )
+            out[cert_id] = lint_mod.lint(subject, now=now, warning_days=self.warning_days)
+        return out
+
     # --- signing --------------------------------------------------------------------------------------
 
     def sign_saml(self, name: str, xml: bytes, *, source: str = "assertion") -> bytes:
@@ -227,6 +472,66 @@ class IntegrationActions(InventoryBase):
                 "exp": bearer.claims["exp"],
             })
         return bearer.token
+
+
+def _discovered_name(cert: x509.Certificate, info: Any, taken: set[str]) -> str:
+    """A unique name for a discovered certificate: from its first DNS name, else its CN."""
+    from cryptography.x509.oid import NameOID
+
+    from ..certs import is_ip
+
+    base = next((s for s in info.sans if "@" not in s and "://" not in s and not is_ip(s)), "")
+    if not base:
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        base = str(cns[0].value) if cns else info.subject
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", base.replace("*.", "wildcard_")).strip("_") or "discovered"
+    if not base[0].isalpha():
+        base = "c_" + base
+    base = base[:72]
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def _issuers_above(cert: x509.Certificate, aki: str | None, stored: list[x509.Certificate],
+                   cas: dict[str, x509.Certificate]) -> list[x509.Certificate]:
+    """The CA certificates above ``cert``: its stored chain, then the inventory's CAs by key identifier."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = cert.public_bytes(serialization.Encoding.DER)
+    seen = {der}
+    out: list[x509.Certificate] = []
+    for c in stored:
+        d = c.public_bytes(serialization.Encoding.DER)
+        if d not in seen:
+            seen.add(d)
+            out.append(c)
+    current, key_id = cert, aki
+    for _ in range(8):
+        if not key_id or current.subject == current.issuer and current is not cert:
+            break
+        parent = cas.get(key_id)
+        if parent is None:
+            break
+        d = parent.public_bytes(serialization.Encoding.DER)
+        if d in seen:
+            if d == der:
+                break
+        else:
+            seen.add(d)
+            out.append(parent)
+        try:
+            ext = parent.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        except (x509.ExtensionNotFound, ValueError):
+            break
+        next_id = ext.hex() if ext else None
+        if next_id == key_id:
+            break
+        current, key_id = parent, next_id
+    return out
 
 
 def _with_note(report: tls.HandshakeReport, note: str) -> tls.HandshakeReport:
