@@ -55,7 +55,7 @@ class Severity(enum.Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
     @classmethod
-    def parse(cls, value: "str | Severity") -> "Severity":
+    def parse(cls, value: str | Severity) -> Severity:
         if isinstance(value, Severity):
             return value
         for m in cls:
@@ -192,9 +192,9 @@ def lint(s: LintSubject, *, now: dt.datetime, warning_days: int = 30) -> list[Fi
         else:
             for limit, since in COMING_LIMITS:
                 if days > limit + 1:
-                    out.append(("server_validity", Severity.WARNING,
-                                f"valid for {days:.0f} days: over the {limit}-day limit for public TLS certificates "
-                                f"issued from {since}"))
+                    message = (f"valid for {days:.0f} days: over the {limit}-day limit for public TLS "
+                               f"certificates issued from {since}")
+                    out.append(("server_validity", Severity.WARNING, message))
                     break
         if not _has_san(cert):
             out.append(("server_without_san", Severity.ERROR,

@@ -96,7 +96,7 @@ class TLSServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> "TLSServer":
+    def __enter__(self) -> TLSServer:  # noqa: PYI034
         self._thread.start()
         return self
 
@@ -114,7 +114,7 @@ class TLSServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 continue
             except OSError:
                 return

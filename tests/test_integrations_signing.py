@@ -47,7 +47,7 @@ def xmlsec_verify(signed: Path, cert_pem: Path, key_data: str = "rsa") -> subpro
     return subprocess.run(
         ["xmlsec1", "--verify", "--enabled-key-data", key_data, "--pubkey-cert-pem", str(cert_pem),
          "--id-attr:ID", f"{SAML}:Assertion", str(signed)],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=60, check=False)
 
 
 def _cert_pem(inv: certlab.Inventory, name: str, path: Path) -> Path:
@@ -124,8 +124,8 @@ def test_interop_ec_key_and_assertion_inside_a_response(inv: certlab.Inventory, 
 
 @pytest.mark.parametrize("data,words", [
     (b"<saml:Assertion xmlns:saml='urn:oasis:names:tc:SAML:2.0:assertion' ID='x'><saml:Issuer>", "malformed XML"),
-    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-     b"<a>&lol2;</a>", "DOCTYPE"),
+    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>',
+     "DOCTYPE"),
     (b'<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><a>&xxe;</a>', "DOCTYPE"),
     (b"<a><b/></a>", "no saml:Assertion"),
     (ASSERTION.replace(b' ID="_a75adf55-01d7-40cc-929f"', b""), "no ID attribute"),

@@ -140,14 +140,13 @@ def test_no_client_certificate_is_refused(setup: certlab.Inventory, server: TLSS
     report = setup.test_connection("payment_gateway", send_certificate=False)
     assert not report.connected and report.problem == "client_cert_required"
     assert report.client_cert_requested and not report.client_cert_sent
-    ctx = ssl.create_default_context(cadata=pem(*[]).decode() or None)
-    ctx.load_verify_locations(cadata=setup.chain("partner_server_ca")[0].public_bytes(
-        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM).decode())
-    with pytest.raises((ssl.SSLError, ConnectionError)):
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                tls.recv(100)
+    ctx = ssl.create_default_context(cadata=pem(setup.certificate("partner_server_ca")).decode())
+    # a plain client without a certificate: refused too
+    with pytest.raises((ssl.SSLError, ConnectionError)), \
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        tls.recv(100)
 
 
 @pytest.mark.parametrize("which,problem,words", [
@@ -198,6 +197,10 @@ def test_bad_input_is_refused_and_changes_nothing(setup: certlab.Inventory, serv
         setup.request("sso")
     with pytest.raises(certlab.InvalidInputError, match="only to its own endpoint"):
         setup.request("payment_gateway", "GET", "https://elsewhere.example.com/")
+    with pytest.raises(certlab.InvalidInputError, match="invalid HTTP header"):
+        setup.request("payment_gateway", headers={"X-Evil": "a\r\nInjected: yes"})
+    with pytest.raises(certlab.InvalidInputError, match="invalid HTTP method"):
+        setup.request("payment_gateway", "GET /x")
     with setup.db.write() as tx:
         tx.execute("UPDATE certificates SET status = 'revoked' WHERE name = 'bank_client'")
     with pytest.raises(ConflictError, match="is revoked"):
@@ -259,10 +262,10 @@ def test_interop_curl_with_exported_files_is_accepted(cli_db: Path, pki: dict[st
     (tmp_path / "server-ca.pem").write_bytes(pem(pki["server_ca"].certificate))
     curl = ["curl", "-sS", "--fail", "--cacert", str(tmp_path / "server-ca.pem"), f"https://{server.authority}/curl"]
     done = subprocess.run(curl + ["--cert", str(tmp_path / "chain.pem"), "--key", str(tmp_path / "key.pem"),
-                                  "--pass", "a long keystore password"], capture_output=True, text=True, timeout=60)
+                                  "--pass", "a long keystore password"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["client"] == "client.bank.test"
-    refused = subprocess.run(curl, capture_output=True, text=True, timeout=60)  # no client certificate at all
+    refused = subprocess.run(curl, capture_output=True, text=True, timeout=60, check=False)  # no client certificate at all
     assert refused.returncode != 0
 
 
@@ -271,3 +274,49 @@ def test_self_signed_inventory_certificate_is_refused_by_the_partner(setup: cert
     _cred(setup, "home_made_cred", "home_made", f"https://{server.authority}/")
     report = setup.test_connection("home_made_cred")
     assert not report.connected and report.problem == "client_cert_unknown_ca"
+
+
+def test_the_key_reaches_openssl_only_encrypted_and_leaves_no_file(pki: dict[str, certlab.Issued],
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    from certlab.integrations import tls
+
+    client = pki["client"]
+    handed: list[bytes] = []
+    real = tls._load_from_memfd
+
+    def spy(ctx: ssl.SSLContext, data: bytes, password: bytes) -> None:
+        handed.append(data)
+        real(ctx, data, password)
+
+    monkeypatch.setattr(tls, "_load_from_memfd", spy)
+    ctx = tls.client_context(identity=(client.certificate, client.chain, client.private_key),
+                             trusted=[pki["server_ca"].certificate])
+    assert b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in handed[0] and b"-----BEGIN PRIVATE KEY-----" not in handed[0]
+    # the fallback where memfd is missing: a 0600 file in a private directory, gone after loading
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with TLSServer(pki["server"], tmp_path / "srv", client_cas=[pki["bank_ca"].certificate]) as srv:
+        for context in (ctx, _fallback_context(tls, pki, tmp_path)):
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname="localhost") as conn:
+                conn.sendall(b"GET /k HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                assert b'"client": "client.bank.test"' in conn.recv(4096)
+    assert [p.name for p in tmp_path.iterdir()] == ["srv"]  # nothing of the fallback is left
+
+
+def _fallback_context(tls: object, pki: dict[str, certlab.Issued], tmp_path: Path) -> ssl.SSLContext:
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+
+    client = pki["client"]
+    password = secrets.token_bytes(16).hex().encode()
+    data = pem(client.certificate, *client.chain) + client.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(password))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cadata=pem(pki["server_ca"].certificate).decode())
+    tls._load_from_private_file(ctx, data, password)  # type: ignore[attr-defined]
+    return ctx

@@ -17,7 +17,7 @@ from certlab.certs import Purpose, utcnow
 from certlab.lint import LintSubject, Severity, Usage, lint
 
 from .conftest import make_cert, run_cli
-from .peers import bundle, issue, make_ca, past, pem, x509_name
+from .peers import bundle, issue, make_ca, past, pem
 
 NOW = utcnow()
 

@@ -104,7 +104,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if out.wants_json(args):
         out.print_json([r.to_json() for r in results])
     else:
-        rows, colours = [], []
+        rows: list[list[str]] = []
+        colours: list[str | None] = []
         for r in results:
             if not r.ok:
                 rows.append([r.endpoint, "failed", "-", "-", "-", r.reason or r.problem or ""])

@@ -63,9 +63,9 @@ def bearer_token(cert: x509.Certificate, key: PrivateKey, *, issuer: str, subjec
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_LIFETIME:
         raise InvalidInputError(f"lifetime must be whole seconds in 1..{MAX_LIFETIME}, not {lifetime!r}")
     algorithm = algorithm_for(key, signer_name)
-    iat = int(now.replace(tzinfo=dt.timezone.utc).timestamp())
+    iat = int(now.replace(tzinfo=dt.UTC).timestamp())
     claims = {"iss": _claim(issuer, "iss"), "sub": _claim(subject, "sub"), "aud": _claim(audience, "aud"),
               "iat": iat, "nbf": iat, "exp": iat + lifetime, "jti": str(uuid.uuid4())}
     header = {"typ": "JWT", "alg": algorithm, "x5t#S256": x5t_s256(cert)}
-    token = pyjwt.encode(claims, key, algorithm=algorithm, headers=header)  # type: ignore[arg-type]
+    token = pyjwt.encode(claims, key, algorithm=algorithm, headers=header)
     return BearerToken(token, algorithm, header, claims)

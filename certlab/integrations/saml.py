@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ..errors import FormatError, InvalidInputError
 from ..keys import PrivateKey
@@ -62,7 +62,13 @@ def signature_method(key: PrivateKey, source: str) -> str:
 def sign_assertion(data: bytes, cert: x509.Certificate, key: PrivateKey, *, source: str = "assertion",
                    signer_name: str = "the certificate") -> SignedAssertion:
     """Sign the first saml:Assertion in ``data`` (the document itself, or one inside a Response)."""
-    from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
+    from signxml import (  # type: ignore[attr-defined]
+        CanonicalizationMethod,
+        DigestAlgorithm,
+        SignatureMethod,
+        XMLSigner,
+        methods,
+    )
     from signxml.exceptions import InvalidInput
 
     algorithm = signature_method(key, signer_name)
@@ -89,7 +95,8 @@ def sign_assertion(data: bytes, cert: x509.Certificate, key: PrivateKey, *, sour
     )
     signer.namespaces = {"ds": DS_NS}
     try:
-        signed = signer.sign(root, key=key, cert=[cert], reference_uri=assertion_id, id_attribute="ID")
+        signed = signer.sign(root, key=key,  # type: ignore[arg-type]  # Ed25519 refused above
+                              cert=[cert], reference_uri=assertion_id, id_attribute="ID")
     except InvalidInput as exc:
         raise FormatError(f"{source}: cannot be signed ({exc})") from None
     xml = etree.tostring(signed, xml_declaration=True, encoding="UTF-8")

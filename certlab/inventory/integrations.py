@@ -25,6 +25,7 @@ from .base import InventoryBase
 from .core import READERS
 
 _METHOD = re.compile(r"^[A-Z]{3,10}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -155,7 +156,7 @@ class IntegrationActions(InventoryBase):
 
     # --- mutual TLS -------------------------------------------------------------------------------
 
-    def ssl_context(self, credential: str, *, trust: "str | tls.Trust" = tls.Trust.INVENTORY) -> ssl.SSLContext:
+    def ssl_context(self, credential: str, *, trust: str | tls.Trust = tls.Trust.INVENTORY) -> ssl.SSLContext:
         """An ``ssl.SSLContext`` that presents the credential's certificate, chain and key (loaded from
         memory) and trusts the inventory's trust store (``trust="system"`` or ``"both"`` when asked)."""
         trust = tls.Trust.parse(trust)
@@ -177,7 +178,7 @@ class IntegrationActions(InventoryBase):
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        trust: "str | tls.Trust" = tls.Trust.INVENTORY,
+        trust: str | tls.Trust = tls.Trust.INVENTORY,
     ) -> tls.Response:
         """An HTTPS callout with mutual TLS to the credential's endpoint. ``url`` is a path (``/v1/pay``)
         or a full URL on that endpoint's host and port; certlab sends a certificate only to its endpoint.
@@ -186,6 +187,9 @@ class IntegrationActions(InventoryBase):
         verb = str(method).strip().upper()
         if not _METHOD.match(verb):
             raise InvalidInputError(f"invalid HTTP method {method!r}")
+        for hname, hvalue in (headers or {}).items():
+            if not _HEADER_NAME.match(str(hname)) or any(c in str(hvalue) for c in "\r\n\0"):
+                raise InvalidInputError(f"invalid HTTP header {str(hname)[:60]!r}: a token name and a one-line value")
         self._authorize(Action.CALLOUT, credential)
         with self.db.read() as tx:
             use = self._resolve(tx, credential, purposes=("mtls",), allow_certificate=False)
@@ -208,7 +212,7 @@ class IntegrationActions(InventoryBase):
                                                          "bytes_sent": len(data or b""), "bytes_received": len(resp.body)})
         return resp
 
-    def test_connection(self, credential: str, *, trust: "str | tls.Trust" = tls.Trust.INVENTORY,
+    def test_connection(self, credential: str, *, trust: str | tls.Trust = tls.Trust.INVENTORY,
                         timeout: float = 10.0, send_certificate: bool = True) -> tls.HandshakeReport:
         """A real TLS handshake with the credential's endpoint: connected or not, the server's chain and
         its expiry, whether the server asked for and accepted our certificate, and why not. Audited."""
@@ -244,7 +248,7 @@ class IntegrationActions(InventoryBase):
 
     # --- discovery ------------------------------------------------------------------------------------
 
-    def scan(self, targets: "list[str] | tuple[str, ...]", *, timeout: float = 5.0, workers: int = 8,
+    def scan(self, targets: list[str] | tuple[str, ...], *, timeout: float = 5.0, workers: int = 8,
              progress: Any = None) -> list[ScanResult]:
         """Fetch the chain each endpoint serves (validated or not) and record it: new certificates as kind
         ``discovered``, known ones get the endpoint; a chain that changed since the last scan is flagged.
@@ -367,8 +371,8 @@ class IntegrationActions(InventoryBase):
             with self.db.write() as tx:
                 tx.execute("DELETE FROM lint_findings")
                 by_id = {r.id: r.name for r in records}
-                for cert_id, fs in found.items():
-                    for f in fs:
+                for cert_id, cert_findings in found.items():
+                    for f in cert_findings:
                         tx.execute("INSERT INTO lint_findings (certificate_id, certificate, rule, severity, message, "
                                    "integrations, linted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                    [cert_id, by_id[cert_id], f.rule, f.severity.value, f.message,
