@@ -194,9 +194,12 @@ def test_schedules_per_certificate_and_owner(inv: certlab.Inventory, receiver: _
 
 
 def test_failed_delivery_is_retried_and_never_recorded_as_sent(inv: certlab.Inventory) -> None:
+    make_cert(inv, "pay", days=20)
+    with pytest.raises(InvalidInputError, match="no delivery channel"):
+        inv.send_reminders()
+    assert inv.reminder_deliveries() == []
     port = _free_port()  # nothing listens here yet
     _configure(inv, None, f"http://{LOCAL}:{port}/hook")
-    make_cert(inv, "pay", days=20)
     results = inv.send_reminders()
     assert [(r.ok, r.threshold) for r in results] == [(False, 30)] and "refused" in results[0].error.lower()
     assert inv.reminder_deliveries()[0]["status"] == "failed"

@@ -197,3 +197,26 @@ def test_cli_rotate_cutover_and_due(cli_db: Path) -> None:
     assert [(d["name"], d["result"], d["successor"]) for d in done] == [("pay_r2", "rotated", "pay_r3")]
     assert run_cli("rotation-policy", "pay_r3", "--lifetime-share", "2", db=cli_db).returncode == 1
     assert run_cli("rotate", "--due", "--at", "yesterday", db=cli_db).returncode == 1
+
+
+def test_deleted_certificate_leaves_no_settings_to_inherit(inv: certlab.Inventory) -> None:
+    make_cert(inv, "keep")
+    gone = make_cert(inv, "gone")
+    inv.set_rotation_policy("gone", RotationPolicy(days_before=5, allow_key_reuse=True))
+    inv.set_reminder_schedule([3], certificate="gone")
+    inv.set_reminder_recipients("gone", ["x@example.com"])
+    inv.delete("gone")
+    reused = make_cert(inv, "fresh")
+    assert reused.id == gone.id  # the id is taken again ...
+    assert inv.rotation_policy("fresh").source == "default"  # ... but nothing of "gone" comes with it
+    assert inv.reminder_schedule("fresh") == ((90, 60, 30, 7, 0), "default")
+    assert inv.set_reminder_recipients("fresh") == ()
+
+
+def test_revoked_certificate_is_kept(inv: certlab.Inventory) -> None:
+    inv.create_ca("root", key_type="ec-p256")
+    inv.issue("root", CertSpec(name="leaf", key_type="ec-p256", sans=("l.example.com",)))
+    inv.revoke("leaf", "superseded")
+    with pytest.raises(ConflictError, match="CRL of root"):
+        inv.delete("leaf")
+    assert inv.get("leaf").status == "revoked"

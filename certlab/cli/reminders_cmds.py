@@ -108,7 +108,13 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    results = open_inventory(args).send_reminders(parse_time(args.at, "--at"))
+    inv = open_inventory(args)
+    at = parse_time(args.at, "--at")
+    results = inv.send_reminders(at)
+    unreachable = [r.certificate for r in inv.reminders_due(at) if not r.targets]
+    if unreachable:
+        out.info(f"no recipient for: {', '.join(unreachable)} (certlab reminders recipients NAME --to ADDRESS, "
+                 "or --default)")
     if wants_doc(args):
         out.print_json([r.to_json() for r in results])
     elif not results:

@@ -255,6 +255,26 @@ class LifecycleActions(InventoryBase):
             rows = tx.rows(sql + " ORDER BY r.revoked_at, c.name", params)
         return [{"certificate": r[0], "ca": r[1], "serial": r[2], "reason": r[3], "revoked_at": r[4]} for r in rows]
 
+    # --- delete --------------------------------------------------------------------------------------
+
+    def delete(self, name: str) -> None:
+        """Delete as the core does, keeping revoked certificates (their CA's CRL lists them) and removing
+        the lifecycle settings of what is gone (a later certificate must not inherit them)."""
+        with self.db.read() as tx:
+            row = self._get_row(tx, name)
+            revoked_by = tx.scalar("SELECT i.name FROM revocations r JOIN certificates i ON i.id = r.issuer_cert_id "
+                                   "WHERE r.certificate_id = ?", [row["id"]])
+        if revoked_by:
+            self._authorize(Action.DELETED, name)
+            raise ConflictError(f"{name} is revoked and listed on the CRL of {revoked_by}: certlab keeps it")
+        super().delete(name)  # type: ignore[misc]
+        with self.db.write() as tx:
+            for table in ("ca_settings", "rotation_policies", "certificate_recipients", "reminder_deliveries"):
+                tx.execute(f"DELETE FROM {table} WHERE certificate_id NOT IN (SELECT id FROM certificates)")
+            tx.execute("DELETE FROM reminder_schedules WHERE scope = 'certificate' "
+                       "AND CAST(target AS BIGINT) NOT IN (SELECT id FROM certificates)")
+            tx.execute("DELETE FROM revocations WHERE issuer_cert_id NOT IN (SELECT id FROM certificates)")
+
     # --- helpers -------------------------------------------------------------------------------------
 
     def _check_free(self, tx: Tx, name: str) -> None:

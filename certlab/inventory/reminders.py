@@ -276,7 +276,12 @@ class ReminderActions(RotationActions):
             smtp_doc = tx.setting(_K_SMTP)
             webhook_doc = tx.setting(_K_WEBHOOK)
             now = self.now()
-            for r in self._due(tx, when):
+            due = self._due(tx, when)
+            if due and not smtp_doc and not webhook_doc:
+                raise InvalidInputError(
+                    f"{len(due)} reminder(s) are due but no delivery channel is configured: run "
+                    "'certlab reminders configure --smtp-host HOST' or '--webhook-url URL'")
+            for r in due:
                 for channel, recipient in r.targets:
                     found = tx.one("SELECT id, status, claimed_at FROM reminder_deliveries WHERE fingerprint = ? "
                                    "AND threshold = ? AND channel = ? AND recipient = ?",
