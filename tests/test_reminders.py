@@ -352,3 +352,18 @@ def test_two_overlapping_runs_send_nothing_twice(cli_db: Path, smtp_server: tupl
         assert json.loads(again.stdout) == [] and len(slow.bodies) == 4
     finally:
         slow.close()
+
+
+def test_claim_of_a_run_that_died_is_taken_over_later(inv: certlab.Inventory, receiver: _Receiver) -> None:
+    from certlab.inventory.reminders import CLAIM_TTL
+
+    _configure(inv, None, receiver.url)
+    rec = make_cert(inv, "pay", days=20)
+    with inv.db.write() as tx:  # what a run leaves behind when it dies between claiming and recording
+        tx.execute("INSERT INTO reminder_deliveries (id, certificate_id, fingerprint, threshold, channel, recipient, "
+                   "status, claim_token, claimed_at) VALUES (1, ?, ?, 30, 'webhook', 'default', 'claimed', 'dead', ?)",
+                   [rec.id, rec.fingerprint_sha256, inv.now()])
+    assert inv.send_reminders() == [] and receiver.bodies == []  # a fresh claim is respected
+    later = certlab.open(inv.path, actor=inv.actor, clock=lambda: inv.now() + CLAIM_TTL + dt.timedelta(minutes=1))
+    assert [r.ok for r in later.send_reminders()] == [True]
+    assert len(receiver.bodies) == 1 and later.send_reminders() == []
