@@ -27,3 +27,13 @@ def test_auditor_cannot_create_and_refusal_is_audited(inv: certlab.Inventory) ->
     assert inv.list() == []
     last = inv.audit_events()[-1]
     assert (last.actor, last.outcome, last.action) == ("bob", "denied", "created")
+
+
+def test_every_refusal_reads_as_a_sentence(inv: certlab.Inventory) -> None:
+    from certlab.inventory.base import _VERBS
+
+    unnamed = {a for a in certlab.Action if a not in _VERBS} - {certlab.Action.SIGNED_IN, certlab.Action.SIGN_IN_FAILED}
+    assert not unnamed, f"actions without a verb for refusal messages: {unnamed}"
+    analyst = inv.as_actor(Actor("carol", Role.ANALYST))
+    with pytest.raises(PermissionDeniedError, match=r"carol \(analyst\) may not rotate the master key \(master-key\): admins only"):
+        analyst.rotate_master_key()

@@ -25,19 +25,42 @@ from ..store import vault
 DEFAULT_WARNING_DAYS = 90
 
 _VERBS = {
+    Action.INITIALISED: "initialise inventories",
     Action.CREATED: "create certificates",
     Action.CSR_CREATED: "create CSRs",
     Action.SIGNED_UPLOADED: "upload signed certificates",
     Action.IMPORTED: "import certificates",
     Action.EXPORTED: "export keys or keystores",
+    Action.DOWNLOADED: "download certificates",
     Action.KEY_VIEWED: "view private keys",
     Action.KEY_USED: "use private keys",
     Action.DELETED: "delete",
-    Action.MASTER_KEY_ROTATED: "rotate the master key",
-    Action.CALLOUT: "make callouts with",
+    Action.UPDATED: "change",
+    Action.ROTATED: "rotate certificates",
+    Action.CUT_OVER: "cut over to successors",
+    Action.REVOKED: "revoke certificates",
+    Action.CA_CREATED: "create certificate authorities",
+    Action.ISSUED: "issue certificates",
+    Action.CSR_SIGNED: "sign CSRs",
+    Action.CRL_ISSUED: "issue CRLs",
+    Action.CREDENTIAL_ADDED: "add named credentials",
+    Action.CREDENTIAL_UPDATED: "change named credentials",
+    Action.CREDENTIAL_DELETED: "delete named credentials",
     Action.CONNECTION_TESTED: "test connections of",
+    Action.CALLOUT: "make callouts with",
     Action.SIGNED: "sign with",
     Action.SCANNED: "scan endpoints",
+    Action.REMINDER_SENT: "send reminders",
+    Action.REMINDER_FAILED: "send reminders",
+    Action.SETTINGS_CHANGED: "change settings",
+    Action.MASTER_KEY_ROTATED: "rotate the master key",
+    Action.USER_ADDED: "add users",
+    Action.USER_UPDATED: "change users",
+    Action.AUDIT_VERIFIED: "verify the audit trail",
+    Action.EVIDENCE_EXPORTED: "export evidence",
+    Action.BACKUP: "back up the inventory",
+    Action.RESTORED: "restore the inventory",
+    Action.QUERIED: "query the inventory",
 }
 
 # Columns read for a CertificateRecord (never the DER or any key material).
@@ -150,7 +173,7 @@ class InventoryBase:
         if self.actor.role in roles:
             return
         self._record_outcome(action, obj, {"reason": f"role {self.actor.role.value} may not do this"}, Outcome.DENIED)
-        verb = _VERBS.get(action, action.value.replace("_", " "))
+        verb = _VERBS.get(action, f"perform {action.value!r}")
         allowed = " or ".join(r.value + "s" for r in roles)
         raise PermissionDeniedError(f"{self.actor.name} ({self.actor.role.value}) may not {verb} ({obj}): {allowed} only")
 
