@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -96,46 +99,112 @@ class LintSubject:
     """One certificate and its surroundings."""
 
     name: str
-    cert: x509.Certificate
+    cert: x509.Certificate | None = None
     kind: str = "imported"
     purpose: str | None = None
-    chain: tuple[x509.Certificate, ...] = ()
+    chain: tuple[x509.Certificate | Facts, ...] = ()
     usages: tuple[Usage, ...] = ()
     same_key_as: tuple[str, ...] = ()
     served_as_leaf_at: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    facts: Facts | None = None  # read from ``cert`` when not given
+
+    def read(self) -> Facts:
+        if self.facts is not None:
+            return self.facts
+        if self.cert is None:
+            raise ValueError("a LintSubject needs cert or facts")
+        return facts_of(self.cert)
 
 
-def _eku(cert: x509.Certificate) -> list[x509.ObjectIdentifier] | None:
+@dataclass(frozen=True)
+class Facts:
+    """What lint reads from a certificate, read once (and cached by fingerprint: parsing is the cost)."""
+
+    rsa_bits: int | None
+    hash_name: str | None
+    validity_days: float
+    not_after: dt.datetime
+    has_san: bool
+    eku: tuple[x509.ObjectIdentifier, ...] | None
+    is_ca: bool
+    self_signed: bool
+    serial_bits: int
+    subject: str
+
+
+_FACTS: OrderedDict[bytes, Facts] = OrderedDict()
+_FACTS_LOCK = threading.Lock()
+_FACTS_MAX = 200_000
+
+
+def facts_of(cert: x509.Certificate, fingerprint_sha256: str | None = None) -> Facts:
+    """The facts of ``cert``, from the cache when its fingerprint was seen before."""
+    key = bytes.fromhex(fingerprint_sha256) if fingerprint_sha256 else cert.fingerprint(hashes.SHA256())
+    return _cached_facts(key, lambda: cert)
+
+
+def facts_for(fingerprint_sha256: str, load: Callable[[], x509.Certificate]) -> Facts:
+    """The facts of the certificate with this fingerprint; ``load`` parses it only on a cache miss."""
+    return _cached_facts(bytes.fromhex(fingerprint_sha256), load)
+
+
+def _cached_facts(key: bytes, load: Callable[[], x509.Certificate]) -> Facts:
+    with _FACTS_LOCK:
+        found = _FACTS.get(key)
+        if found is not None:
+            _FACTS.move_to_end(key)
+            return found
+    facts = _read_facts(load())
+    with _FACTS_LOCK:
+        _FACTS[key] = facts
+        if len(_FACTS) > _FACTS_MAX:
+            _FACTS.popitem(last=False)
+    return facts
+
+
+def _read_facts(cert: x509.Certificate) -> Facts:
+    pub = cert.public_key()
     try:
-        return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        return None
-    except ValueError:
-        return None
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
+        hash_alg = cert.signature_hash_algorithm
+    except Exception:  # noqa: BLE001 - an unsupported algorithm is not a weak one
+        hash_alg = None
+    start = cert.not_valid_before_utc.replace(tzinfo=None)
+    end = cert.not_valid_after_utc.replace(tzinfo=None)
+    exts = cert.extensions
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        eku: tuple[x509.ObjectIdentifier, ...] | None = tuple(exts.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-def _has_san(cert: x509.Certificate) -> bool:
+        eku = None
     try:
-        return len(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value) > 0
+        is_ca = bool(exts.get_extension_for_class(x509.BasicConstraints).value.ca)
     except (x509.ExtensionNotFound, ValueError):
-        return False
+        is_ca = False
+    try:
+        has_san = len(exts.get_extension_for_class(x509.SubjectAlternativeName).value) > 0
+    except (x509.ExtensionNotFound, ValueError):
+        has_san = False
+    return Facts(
+        rsa_bits=pub.key_size if isinstance(pub, rsa.RSAPublicKey) else None,
+        hash_name=hash_alg.name if hash_alg is not None else None,
+        validity_days=(end - start).total_seconds() / 86400,
+        not_after=end,
+        has_san=has_san,
+        eku=eku,
+        is_ca=is_ca,
+        self_signed=_self_signed(cert),
+        serial_bits=abs(cert.serial_number).bit_length(),
+        subject=cert.subject.rfc4514_string(),
+    )
 
 
-def is_server_certificate(s: LintSubject) -> bool:
-    if _is_ca(s.cert):
+def is_server_certificate(s: LintSubject, f: Facts | None = None) -> bool:
+    f = f or s.read()
+    if f.is_ca:
         return False
-    eku = _eku(s.cert)
-    if eku is not None:
-        return ExtendedKeyUsageOID.SERVER_AUTH in eku or (
-            ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku and (s.purpose == "server" or s.kind == "discovered"))
+    if f.eku is not None:
+        return ExtendedKeyUsageOID.SERVER_AUTH in f.eku or (
+            ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in f.eku and (s.purpose == "server" or s.kind == "discovered"))
     return s.purpose in ("server", "any") or s.kind == "discovered" or any(u.purpose == "server" for u in s.usages)
 
 
@@ -162,30 +231,19 @@ def _self_signed(cert: x509.Certificate) -> bool:
         return False
 
 
-def _days(delta: dt.timedelta) -> float:
-    return delta.total_seconds() / 86400
-
-
 def lint(s: LintSubject, *, now: dt.datetime, warning_days: int = 30) -> list[Finding]:
     """The findings for one certificate, most severe first. ``now`` is naive UTC."""
-    cert = s.cert
+    f = s.read()
     out: list[tuple[str, Severity, str]] = []
-    pub = cert.public_key()
-    if isinstance(pub, rsa.RSAPublicKey) and pub.key_size < MIN_RSA_BITS:
-        out.append(("weak_rsa_key", Severity.ERROR, f"RSA key of {pub.key_size} bits (below {MIN_RSA_BITS})"))
-    try:
-        hash_alg = cert.signature_hash_algorithm
-    except Exception:  # noqa: BLE001 - an unsupported algorithm is not a weak one
-        hash_alg = None
-    if hash_alg is not None and hash_alg.name in WEAK_HASHES:
-        anchor = s.kind in ("trusted_ca", "internal_ca") and _self_signed(cert)
+    if f.rsa_bits is not None and f.rsa_bits < MIN_RSA_BITS:
+        out.append(("weak_rsa_key", Severity.ERROR, f"RSA key of {f.rsa_bits} bits (below {MIN_RSA_BITS})"))
+    if f.hash_name in WEAK_HASHES:
+        anchor = s.kind in ("trusted_ca", "internal_ca") and f.self_signed
         out.append(("weak_signature_hash", Severity.WARNING if anchor else Severity.ERROR,
-                    f"signed with {'SHA-1' if hash_alg.name == 'sha1' else 'MD5'}"
+                    f"signed with {'SHA-1' if f.hash_name == 'sha1' else 'MD5'}"
                     + (" (a trust anchor's own signature; replace it anyway)" if anchor else ": forgeable, peers refuse it")))
-    if is_server_certificate(s):
-        start = cert.not_valid_before_utc.replace(tzinfo=None)
-        end = cert.not_valid_after_utc.replace(tzinfo=None)
-        days = _days(end - start)
+    if is_server_certificate(s, f):
+        days = f.validity_days
         if days > MAX_SERVER_DAYS + 1:
             out.append(("server_validity", Severity.ERROR,
                         f"valid for {days:.0f} days: browsers and TLS clients refuse server certificates over {MAX_SERVER_DAYS} days"))
@@ -196,39 +254,38 @@ def lint(s: LintSubject, *, now: dt.datetime, warning_days: int = 30) -> list[Fi
                                f"certificates issued from {since}")
                     out.append(("server_validity", Severity.WARNING, message))
                     break
-        if not _has_san(cert):
+        if not f.has_san:
             out.append(("server_without_san", Severity.ERROR,
                         "a server certificate without subjectAltName: clients ignore the CN and refuse it"))
     for ca in s.chain:
-        ca_end = ca.not_valid_after_utc.replace(tzinfo=None)
-        who = ca.subject.rfc4514_string()
+        cf = ca if isinstance(ca, Facts) else facts_of(ca)
+        ca_end, who = cf.not_after, cf.subject
         if ca_end < now:
             out.append(("chain_ca_expired", Severity.ERROR, f"the CA {who} in its chain expired on {ca_end:%Y-%m-%d}"))
         elif ca_end < now + dt.timedelta(days=warning_days):
             out.append(("chain_ca_expiring", Severity.WARNING,
                         f"the CA {who} in its chain expires on {ca_end:%Y-%m-%d} (within {warning_days} days)"))
-        elif ca_end < cert.not_valid_after_utc.replace(tzinfo=None):
+        elif ca_end < f.not_after:
             out.append(("chain_ca_expiring", Severity.WARNING,
                         f"the CA {who} in its chain expires on {ca_end:%Y-%m-%d}, before the certificate itself"))
     if s.same_key_as:
         others = ", ".join(s.same_key_as[:5]) + (f" (+{len(s.same_key_as) - 5} more)" if len(s.same_key_as) > 5 else "")
         out.append(("shared_key", Severity.WARNING, f"the same key is in {others}"))
-    bits = abs(cert.serial_number).bit_length()
-    if bits < MIN_SERIAL_BITS:
+    if f.serial_bits < MIN_SERIAL_BITS:
         out.append(("low_serial_entropy", Severity.WARNING,
-                    f"serial of {bits} bits: fewer than the {MIN_SERIAL_BITS} bits of entropy required"))
+                    f"serial of {f.serial_bits} bits: fewer than the {MIN_SERIAL_BITS} bits of entropy required"))
     external = [u for u in s.usages if u.purpose == "mtls" and u.external]
-    if external and _self_signed(cert):
+    if external and f.self_signed:
         out.append(("self_signed_external_mtls", Severity.WARNING,
                     "self-signed but used for mutual TLS with an external endpoint ("
                     + ", ".join(u.endpoint for u in external) + "): the partner must pin it by hand"))
-    if _is_ca(cert) and (s.usages or s.served_as_leaf_at):
+    if f.is_ca and (s.usages or s.served_as_leaf_at):
         where = [str(u) for u in s.usages] + [f"served at {e}" for e in s.served_as_leaf_at]
         out.append(("ca_as_leaf", Severity.ERROR, "a CA certificate used as an end-entity certificate: " + ", ".join(where)))
     at_risk = tuple(u.name for u in s.usages)
     findings = [Finding(rule, sev, msg + (f" (puts {', '.join(at_risk)} at risk)" if at_risk else ""), at_risk)
                 for rule, sev, msg in out]
-    return sorted(findings, key=lambda f: f.severity.rank)
+    return sorted(findings, key=lambda x: x.severity.rank)
 
 
 def lint_many(subjects: Sequence[LintSubject], *, now: dt.datetime, warning_days: int = 30) -> dict[str, list[Finding]]:

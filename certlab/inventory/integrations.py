@@ -8,6 +8,7 @@ and audits the use (never the payload, never key material).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import ssl
@@ -371,22 +372,27 @@ class IntegrationActions(InventoryBase):
             with self.db.write() as tx:
                 tx.execute("DELETE FROM lint_findings")
                 by_id = {r.id: r.name for r in records}
-                for cert_id, cert_findings in found.items():
-                    for f in cert_findings:
-                        tx.execute("INSERT INTO lint_findings (certificate_id, certificate, rule, severity, message, "
-                                   "integrations, linted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   [cert_id, by_id[cert_id], f.rule, f.severity.value, f.message,
-                                    json.dumps(list(f.integrations)), now])
+                rows_out = [{"certificate_id": cert_id, "certificate": by_id[cert_id], "rule": f.rule,
+                             "severity": f.severity.value, "message": f.message,
+                             "integrations": json.dumps(list(f.integrations)), "linted_at": now}
+                            for cert_id, cert_findings in found.items() for f in cert_findings]
+                if rows_out:
+                    import pandas as pd  # type: ignore[import-untyped]
+
+                    tx.insert_frame("lint_findings", pd.DataFrame(rows_out))
         reports.sort(key=lambda r: (min((f.severity.rank for f in r.findings), default=9), r.certificate))
         return reports
 
     def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime) -> list[Any]:
-        from dataclasses import replace
-
         if not records:
             return records
         found = self._lint_records(tx, records, at)
-        return [replace(r, findings=tuple(f.to_json() for f in found.get(r.id, []))) for r in records]
+        for r in records:
+            if found.get(r.id):
+                # The records were built by this call and nobody holds them yet: fill the field in place
+                # rather than copying thousands of frozen records.
+                object.__setattr__(r, "findings", tuple(f.to_json() for f in found[r.id]))
+        return records
 
     def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime) -> dict[int, list[Any]]:
         """Lint findings per certificate id, with the chain, credentials, shared keys and endpoints around."""
@@ -421,18 +427,26 @@ class IntegrationActions(InventoryBase):
             served.setdefault(int(cert_id), []).append(str(endpoint))
         by_id = {r.id: r for r in records}
         chain_cache: dict[str, list[x509.Certificate]] = {}
+        above_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         out: dict[int, list[Any]] = {}
         for cert_id, der, chain_pem, spki, aki, purpose in rows:
             rec = by_id[cert_id]
-            cert = x509.load_der_x509_certificate(bytes(der))
-            if chain_pem and chain_pem not in chain_cache:
-                try:
-                    chain_cache[chain_pem] = x509.load_pem_x509_certificates(chain_pem.encode())
-                except ValueError:
-                    chain_cache[chain_pem] = []
-            chain = _issuers_above(cert, aki, chain_cache.get(chain_pem, []) if chain_pem else [], cas)
+            raw = bytes(der)
+            facts = lint_mod.facts_for(rec.fingerprint_sha256, functools.partial(x509.load_der_x509_certificate, raw))
+            above_key = (aki, chain_pem, rec.subject == rec.issuer)
+            above = above_cache.get(above_key)
+            if above is None:
+                if chain_pem and chain_pem not in chain_cache:
+                    try:
+                        chain_cache[chain_pem] = x509.load_pem_x509_certificates(chain_pem.encode())
+                    except ValueError:
+                        chain_cache[chain_pem] = []
+                cert = x509.load_der_x509_certificate(raw)
+                found_chain = _issuers_above(cert, aki, chain_cache.get(chain_pem, []) if chain_pem else [], cas)
+                above = tuple(lint_mod.facts_of(c) for c in found_chain)
+                above_cache[above_key] = above
             subject = lint_mod.LintSubject(
-                name=rec.name, cert=cert, kind=rec.kind, purpose=purpose, chain=tuple(chain),
+                name=rec.name, kind=rec.kind, purpose=purpose, chain=above, facts=facts,
                 usages=tuple(usages.get(cert_id, ())), served_as_leaf_at=tuple(served.get(cert_id, ())),
                 same_key_as=tuple(n for n in shared.get(spki, []) if n != rec.name),
             )
