@@ -163,3 +163,8 @@ def test_cli_scan(cli_db: Path, chains: dict[str, certlab.Issued], tmp_path: Pat
     assert table.returncode == 0 and "known" in table.stdout
     listed = json.loads(run_cli("list", "--kind", "discovered", "--json", db=cli_db, check=True).stdout)
     assert len(listed) == 3
+    eps = {e["endpoint"]: e for e in json.loads(run_cli("endpoints", "--json", db=cli_db, check=True).stdout)}
+    assert eps[f"localhost:{api.port}"]["leaf"] == "api_internal_test" and eps[f"localhost:{api.port}"]["last_seen"]
+    assert "refused" in eps[f"127.0.0.1:{closed}"]["last_error"]
+    only = json.loads(run_cli("endpoints", "--cert", "api_internal_test", "--json", db=cli_db, check=True).stdout)
+    assert [e["endpoint"] for e in only] == [f"localhost:{api.port}"]

@@ -86,6 +86,13 @@ def _register_scan(sub: Any) -> None:
     p.add_argument("--table", action="store_true", help="print a table even when piped")
     p.set_defaults(func=cmd_scan)
 
+    p = add_command(sub, "endpoints", "List scanned endpoints: what each serves, when it was last seen, errors.",
+                    "certlab endpoints --cert api_internal_test")
+    p.add_argument("--cert", metavar="NAME", help="only endpoints that served this certificate")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--table", action="store_true", help="print a table even when piped")
+    p.set_defaults(func=cmd_endpoints)
+
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from ..errors import InvalidInputError
@@ -137,6 +144,24 @@ def cmd_lint(args: argparse.Namespace) -> int:
     ranks = {"error": 0, "warning": 1, "info": 2, "never": -1}
     worst = min((ranks[f.severity.value] for r in reports for f in r.findings), default=9)
     return 1 if worst <= ranks[args.fail_on] else 0
+
+
+def cmd_endpoints(args: argparse.Namespace) -> int:
+    from ..models import iso
+
+    rows = open_inventory(args).endpoints(args.cert)
+    if out.wants_json(args):
+        out.print_json([{k: iso(v) if hasattr(v, "isoformat") else v for k, v in r.items()} for r in rows])
+    elif not rows:
+        out.info("no scanned endpoints (scan some with: certlab scan HOST:PORT ...)")
+    else:
+        out.table(["endpoint", "certificate", "tls", "last seen", "changed", "last error"],
+                  [[r["endpoint"], r["leaf"] or "-", r["tls_version"] or "-",
+                    r["last_seen"].strftime("%Y-%m-%d %H:%M") if r["last_seen"] else "never",
+                    r["changed_at"].strftime("%Y-%m-%d") if r["changed_at"] else "-", r["last_error"] or ""]
+                   for r in rows],
+                  [out.RED if r["last_error"] else None for r in rows])
+    return 0
 
 
 def cmd_sign_saml(args: argparse.Namespace) -> int:
