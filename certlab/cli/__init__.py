@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "certlab.cli.lifecycle_cmds",
     "certlab.cli.reminders_cmds",
     "certlab.cli.integration_cmds",
+    "certlab.cli.analytics_cmds",
 ]
 
 

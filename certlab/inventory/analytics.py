@@ -108,6 +108,20 @@ class AnalyticsActions(InventoryBase):
         with self.db.read() as tx:
             return _ordered_views(_view_names(tx))
 
+    def analyst_view_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """Each analyst view with its (column, type) pairs, in order: the schema, without running a query."""
+        self._authorize(Action.QUERIED, "views", READERS)
+        with self.db.read() as tx:
+            views = _ordered_views(_view_names(tx))
+            rows = tx.rows(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' "
+                "AND database_name = current_database() AND list_contains($views, table_name) "
+                "ORDER BY table_name, column_index", {"views": views})
+        out: dict[str, list[tuple[str, str]]] = {v: [] for v in views}
+        for view, column, kind in rows:
+            out[str(view)].append((str(column), str(kind)))
+        return out
+
     def to_parquet(self, folder: str | os.PathLike[str]) -> ParquetExport:
         """Write every analyst view to ``folder/<view>.parquet`` (one consistent snapshot) for other tools.
 
