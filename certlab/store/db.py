@@ -240,13 +240,13 @@ class Database:
         """True when the file's schema is this code's; a newer one is refused (checked on every open,
         because another process with newer code may have upgraded the file meanwhile)."""
         try:
-            row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            row = con.execute("SELECT coalesce(max(version), 0), count(*) FROM schema_version").fetchone()
         except duckdb.Error:
             return False
         have, newest = (int(row[0]) if row else 0), code_schema_version()
         if have > newest:
             raise self._too_new(have, newest)
-        return have == newest
+        return have == newest and (int(row[1]) if row else 0) == len(migrations())
 
     def _too_new(self, have: int, newest: int) -> StoreError:
         return StoreError(
@@ -280,8 +280,11 @@ class Database:
         newest = known[-1][0]
         if have > newest:
             raise self._too_new(have, newest)
+        # Every schema file not yet recorded, in order: files are numbered per feature, so one with a
+        # lower number can arrive after a higher one was applied (it must not be skipped).
+        applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
         for version, name, sql in known:
-            if version <= have:
+            if version in applied:
                 continue
             con.execute("BEGIN TRANSACTION")
             try:
