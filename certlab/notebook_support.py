@@ -117,6 +117,7 @@ def seed_demo(inv: Inventory) -> None:
         today.add_credential(cred, certificate=cert, endpoint=endpoint, purpose=purpose)
     today.rebind_credential("hr_callout", "hr_portal_2027")
     today.revoke("hr_portal", "superseded")
+    today.lint()  # a whole-inventory run fills the analysts' findings_v
 
 
 def evidence_manifest(folder: "str | os.PathLike[str]") -> list[dict[str, object]]:

@@ -157,10 +157,11 @@ class InventoryExplorer(_Base):
         self.kind = w.Dropdown(options=_options([k.value for k in Kind]), description="Kind", style=style)
         self.key_type = w.Dropdown(options=_options(key_types), description="Key type", style=style)
         self.issuer = w.Combobox(options=issuers, placeholder="any issuer (part of its name)", description="Issuer",
-                                 ensure_option=False, style=style)
+                                 ensure_option=False, continuous_update=False, style=style)
         self.expiring_within = w.BoundedIntText(value=0, min=0, max=36500, description="Expiring within days (0 = any)",
                                                 style=style)
-        self.search = w.Text(placeholder="name, subject, SAN, serial, fingerprint", description="Search", style=style)
+        self.search = w.Text(placeholder="name, subject, SAN, serial, fingerprint", description="Search",
+                             continuous_update=False, style=style)  # one query per Enter, not per keystroke
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.summary = w.HTML()
         self.table = w.HTML()

@@ -27,6 +27,8 @@ def test_demo_inventory_has_what_the_notebooks_analyse(tmp_path: Path) -> None:
         assert {"exported", "deleted"} <= set(period["action"])
         assert "denied" in set(period["outcome"])
     assert events["occurred_at"].is_monotonic_increasing  # times follow the chain's order
+    findings = inv.sql("SELECT rule FROM findings_v")
+    assert {"weak_signature_hash", "weak_rsa_key"} <= set(findings["rule"])
     assert inv.verify_audit().ok
     analyst = inv.as_actor(DEMO_ANALYST)
     assert len(analyst.sql("SELECT * FROM certificates_v")) == len(certs)  # type: ignore[attr-defined]
