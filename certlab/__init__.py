@@ -26,6 +26,7 @@ from .errors import (
     InvalidInputError,
     InventoryBusyError,
     NotFoundError,
+    PasswordRequiredError,
     PermissionDeniedError,
     StoreError,
     WrongPasswordError,
@@ -55,7 +56,7 @@ __all__ = [
     "Action", "Actor", "CA", "NameRules", "Revocation", "AuditEvent", "AuditFilter", "Blob", "CertFilter", "CertInfo", "CertSpec",
     "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "EndpointError", "FormatError",
     "ImportResult", "ImportSource", "InvalidInputError", "Inventory", "InventoryBusyError", "Issued", "KeyType",
-    "Kind", "Loaded", "RotationPolicy", "NotFoundError", "Outcome", "PermissionDeniedError", "Purpose", "Role", "Status",
+    "Kind", "Loaded", "RotationPolicy", "NotFoundError", "Outcome", "PasswordRequiredError", "PermissionDeniedError", "Purpose", "Role", "Status",
     "StoreError", "Subject", "WrongPasswordError", "__version__", "build_certificate", "build_csr",
     "dump_pem", "dump_pkcs12", "generate_key", "init", "load_bundle", "load_csr", "open", "self_signed",
 ]

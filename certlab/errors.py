@@ -34,6 +34,10 @@ class WrongPasswordError(FormatError):
     """A password that does not open a keystore or an encrypted key."""
 
 
+class PasswordRequiredError(WrongPasswordError):
+    """A keystore or encrypted key was given without any password."""
+
+
 class NotFoundError(CertlabError, KeyError):
     """No certificate, credential or user of that name."""
 
@@ -74,6 +78,7 @@ __all__ = [
     "InvalidInputError",
     "InventoryBusyError",
     "NotFoundError",
+    "PasswordRequiredError",
     "PermissionDeniedError",
     "StoreError",
     "WrongPasswordError",

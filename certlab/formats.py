@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from .certs import _LAZY_ERRORS, CertInfo, _short
-from .errors import ChainError, FormatError, InvalidInputError, WrongPasswordError
+from .errors import ChainError, FormatError, InvalidInputError, PasswordRequiredError, WrongPasswordError
 from .keys import PrivateKey, supported_private_key
 from .names import name_text
 
@@ -108,7 +108,7 @@ def _load_pem_certificates(blobs: list[bytes], source: str) -> list[x509.Certifi
 def load_pem_private_key(raw: bytes, source: str, password: bytes | None) -> PrivateKey:
     encrypted = b"ENCRYPTED" in raw.split(b"\n", 2)[0] or b"Proc-Type: 4,ENCRYPTED" in raw
     if encrypted and not password:
-        raise WrongPasswordError(f"{source}: private key is encrypted and no password was given")
+        raise PasswordRequiredError(f"{source}: private key is encrypted and no password was given")
     try:
         key = serialization.load_pem_private_key(raw, password if encrypted else None)
     except (ValueError, TypeError) as exc:
@@ -173,7 +173,7 @@ def load_pkcs12(data: bytes, source: str, password: bytes | None) -> Loaded:
     else:
         if password:
             raise WrongPasswordError(f"{source}: wrong password for the PKCS#12 keystore (or it is damaged)")
-        raise WrongPasswordError(f"{source}: PKCS#12 keystore needs a password (--password-file)")
+        raise PasswordRequiredError(f"{source}: PKCS#12 keystore needs a password (--password-file)")
     certs: list[x509.Certificate] = []
     if p12.cert is not None:
         certs.append(p12.cert.certificate)

@@ -143,6 +143,13 @@ def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=None).isoformat() + "Z"
 
 
+#: The keys of ``list --json`` and ``show --json``: scripts are written against these; keep them stable.
+CONTRACT_KEYS = (
+    "name", "label", "kind", "status", "subject", "issuer", "serial", "not_before", "not_after", "days_to_expiry",
+    "key_type", "signature_algorithm", "fingerprint_sha256", "sans", "exportable", "credentials",
+)
+
+
 @dataclass(frozen=True)
 class CertificateRecord:
     """One inventory entry as users see it. Carries no key material."""
@@ -175,8 +182,13 @@ class CertificateRecord:
     created_at: dt.datetime | None = None
     findings: tuple[dict[str, Any], ...] = field(default=())
 
+    def contract_json(self) -> dict[str, Any]:
+        """Exactly the document of the CLI contract (``list --json`` / ``show --json``)."""
+        doc = self.to_json()
+        return {k: doc[k] for k in CONTRACT_KEYS}
+
     def to_json(self) -> dict[str, Any]:
-        """The document of the CLI contract (``list --json`` / ``show --json``), plus a few extras."""
+        """The contract's keys first, then everything else a record knows (dashboards, reports)."""
         return {
             "name": self.name,
             "label": self.label,

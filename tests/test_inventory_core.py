@@ -462,7 +462,7 @@ def test_statuses_and_days_to_expiry(inv: certlab.Inventory, tmp_path: Path) -> 
         con.execute("UPDATE certificates SET status = 'revoked' WHERE name = 'gone'")
         con.execute("UPDATE certificates SET status = 'retired' WHERE name = 'old'")
     recs = {x.name: x for x in inv.list()}
-    assert recs["expired_example_com"].status == "expired" and recs["expired_example_com"].days_to_expiry == -4
+    assert recs["expired_example_com"].status == "expired" and recs["expired_example_com"].days_to_expiry == -3
     assert recs["soon_example_com"].status == "expiring" and recs["soon_example_com"].days_to_expiry == 11
     assert recs["fresh"].status == "active" and recs["fresh"].days_to_expiry == 400
     assert recs["waiting"].status == "pending" and recs["waiting"].days_to_expiry is None

@@ -96,10 +96,28 @@ def read_password(path: str | None, what: str, *, confirm: bool = False) -> byte
         return pw
     if not sys.stdin.isatty():
         raise InvalidInputError(f"{what} needs a password: give --password-file FILE (no terminal to ask on)")
-    first = getpass.getpass(f"{what} password: ")
-    if confirm and getpass.getpass("Again: ") != first:
-        raise InvalidInputError("the two passwords differ")
+    try:
+        first = getpass.getpass(f"{what} password: ")
+        if confirm and getpass.getpass("Again: ") != first:
+            raise InvalidInputError("the two passwords differ")
+    except EOFError:
+        raise InvalidInputError(f"{what}: no password was typed") from None
+    if not first:
+        raise InvalidInputError(f"{what}: the password is empty")
     return first.encode("utf-8")
+
+
+class PasswordPrompt:
+    """A password asked on the terminal the first time it is needed, then remembered."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.value: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self.value is None:
+            self.value = read_password(None, self.what)
+        return self.value
 
 
 def days_text(days: int | None) -> str:

@@ -76,11 +76,9 @@ RECORD_COLUMNS = """
 
 
 def _whole_days(delta: dt.timedelta) -> int:
-    """Days to expiry, rounded away from now: a certificate valid for 29.5 more days has 30 days left
-    (it is expiring within 30 days), one expired half a day ago is 1 day past (-1); 0 only at the instant."""
-    seconds = delta.total_seconds()
-    whole = math.ceil(abs(seconds) / 86400)
-    return whole if seconds >= 0 else -whole
+    """Days to expiry, rounded up: a certificate valid for 29.5 more days has 30 days left (it is within
+    the 30-day window), one that expired 2.5 days ago is -2 (expired 2 days ago); 0 on its last day."""
+    return math.ceil(delta.total_seconds() / 86400)
 
 
 class InventoryBase:

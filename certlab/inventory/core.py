@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from ..errors import (
     FormatError,
     InvalidInputError,
     NotFoundError,
+    PasswordRequiredError,
     StoreError,
 )
 from ..keys import PrivateKey, same_public_key
@@ -163,7 +164,7 @@ class CoreActions(InventoryBase):
         self,
         paths: Sequence["str | os.PathLike[str]"],
         *,
-        password: bytes | None = None,
+        password: "bytes | Callable[[], bytes] | None" = None,
         trusted: bool = False,
         name: str | None = None,
         exportable: bool = False,
@@ -190,20 +191,32 @@ class CoreActions(InventoryBase):
         self,
         sources: Sequence[ImportSource],
         *,
-        password: bytes | None = None,
+        password: "bytes | Callable[[], bytes] | None" = None,
         trusted: bool = False,
         name: str | None = None,
         exportable: bool = False,
         progress: Any = None,
     ) -> list[ImportResult]:
-        """Import files given as bytes (the dashboard's uploads): one transaction for all of them."""
+        """Import files given as bytes (the dashboard's uploads): one transaction for all of them.
+
+        ``password`` may be a callable that returns the password: it is called once, when the first file
+        that needs one is met (the CLI asks on the terminal then).
+        """
         self._authorize(Action.IMPORTED, name or (sources[0].source if len(sources) == 1 else f"{len(sources)} files"))
         if name is not None:
             check_unique_name(name)
+        ask = password if callable(password) else None
+        pw: bytes | None = None if callable(password) else password
         parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
         for i, src in enumerate(sources):
             try:
-                parsed.append((src, formats.load_bundle(src.data, src.source, password)))
+                try:
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw)))
+                except PasswordRequiredError:
+                    if ask is None:
+                        raise
+                    pw = ask()
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw)))
             except CertlabError as exc:
                 parsed.append((src, exc))
             if progress is not None:
