@@ -32,6 +32,7 @@ SUBJECT_FIELDS: dict[str, tuple[x509.ObjectIdentifier, int]] = {
     "C": (NameOID.COUNTRY_NAME, 2),
     "emailAddress": (NameOID.EMAIL_ADDRESS, 128),
 }
+_DER_ORDER = ("C", "ST", "L", "O", "OU", "CN", "emailAddress")
 _FIELD_ALIASES = {k.lower(): k for k in SUBJECT_FIELDS} | {"e": "emailAddress", "email": "emailAddress"}
 
 
@@ -103,9 +104,11 @@ class Subject:
         return Subject((("CN", cn[:64]),) + self.fields)
 
     def to_x509(self) -> x509.Name:
-        """The X.509 name. The text is read as RFC 4514 writes it (most specific first, ``CN=..,O=..,C=..``),
-        so the encoded order is the reverse: ``C``, ``O``, ..., ``CN``, as openssl and CAs write it."""
-        return x509.Name([x509.NameAttribute(SUBJECT_FIELDS[k][0], v) for k, v in reversed(self.fields)])
+        """The X.509 name, its attributes in the order openssl and CAs encode them (C, ST, L, O, OU, CN,
+        emailAddress), whatever order they were typed in; repeated fields keep their typed order.
+        Shown as RFC 4514 text, most specific first: ``CN=..,OU=..,O=..,C=..``."""
+        ordered = sorted(self.fields, key=lambda kv: _DER_ORDER.index(kv[0]))
+        return x509.Name([x509.NameAttribute(SUBJECT_FIELDS[k][0], v) for k, v in ordered])
 
     def __str__(self) -> str:
         return ",".join(f"{k}={v.replace(',', chr(92) + ',')}" for k, v in self.fields)

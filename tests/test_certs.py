@@ -146,7 +146,7 @@ def test_cert_info_reads_what_the_inventory_stores() -> None:
     issued = certlab.self_signed("i.example.com", "10.1.2.3", subject="CN=info,O=Acme,C=DE,emailAddress=a@example.com",
                                  key_type="ec-p256")
     info = issued.info
-    assert info.subject == "CN=info,O=Acme,C=DE,emailAddress=a@example.com" == info.issuer
+    assert info.subject == "emailAddress=a@example.com,CN=info,O=Acme,C=DE" == info.issuer
     assert info.common_name == "info"
     assert info.serial == format(issued.certificate.serial_number, "x")
     assert info.sans == ("i.example.com", "10.1.2.3")

@@ -136,7 +136,7 @@ def test_create_list_show_json_contract(cli_db: Path) -> None:
                  "--san", "pay.example.com", "--san", "10.0.0.5", "--purpose", "client", "--exportable", "--json", db=cli_db)
     doc = json.loads(created.stdout)
     assert list(doc) == CONTRACT_KEYS
-    assert doc["subject"] == "CN=pay.example.com,O=Acme,OU=Pay,L=Berlin,ST=BE,C=DE,emailAddress=pay@example.com"
+    assert doc["subject"] == "emailAddress=pay@example.com,CN=pay.example.com,OU=Pay,O=Acme,L=Berlin,ST=BE,C=DE"
     assert (doc["label"], doc["kind"], doc["status"], doc["key_type"], doc["days_to_expiry"], doc["exportable"]) == \
         ("Payments", "self_signed", "expiring", "ec-p256", 30, True)
     assert doc["sans"] == ["pay.example.com", "10.0.0.5"] and doc["credentials"] == []

@@ -114,7 +114,7 @@ def test_create_self_signed_records_everything(inv: certlab.Inventory, key_type:
     assert isinstance(rec, CertificateRecord)
     assert (rec.name, rec.label, rec.kind, rec.status, rec.key_type, rec.purpose) == \
         ("payments_mtls", "Payments mTLS", "self_signed", "expiring", key_type, "client")
-    assert rec.subject == rec.issuer == "CN=pay.example.com,O=Acme,OU=Payments,L=Berlin,ST=Berlin,C=DE,emailAddress=pay@example.com"
+    assert rec.subject == rec.issuer == "emailAddress=pay@example.com,CN=pay.example.com,OU=Payments,O=Acme,L=Berlin,ST=Berlin,C=DE"
     assert rec.sans == ("pay.example.com", "10.0.0.5", "ops@example.com", "https://pay.example.com/")
     assert rec.exportable is False and rec.has_private_key and rec.credentials == ()
     assert rec.days_to_expiry == 30
@@ -162,7 +162,7 @@ def test_csr_round_trip_pem_der_and_pkcs7(inv: certlab.Inventory, ca: tuple[pki.
                                       subject=f"CN=erp{n}.example.com,O=Acme,OU=IT,L=Berlin,ST=BE,C=DE,emailAddress=it@example.com"))  # type: ignore[arg-type]
         assert (rec.status, rec.kind, rec.fingerprint_sha256, rec.not_after, rec.days_to_expiry) == \
             ("pending", "ca_signed", None, None, None)
-        assert rec.subject == f"CN=erp{n}.example.com,O=Acme,OU=IT,L=Berlin,ST=BE,C=DE,emailAddress=it@example.com"
+        assert rec.subject == f"emailAddress=it@example.com,CN=erp{n}.example.com,OU=IT,O=Acme,L=Berlin,ST=BE,C=DE"
         csr_pem = inv.export(name, "csr").bytes()
         csr = certlab.load_csr(csr_pem)
         assert csr.is_signature_valid

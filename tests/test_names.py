@@ -46,11 +46,13 @@ def test_subject_parses_every_form_field_in_order() -> None:
     assert s.fields == (("CN", "api.example.com"), ("O", "Acme"), ("OU", "Ops"), ("L", "Berlin"),
                         ("ST", "Berlin"), ("C", "DE"), ("emailAddress", "ops@example.com"))
     name = s.to_x509()
-    # Written most specific first, encoded as openssl and CAs encode it: C ... CN last but the e-mail.
-    assert name_text(name) == "CN=api.example.com,O=Acme,OU=Ops,L=Berlin,ST=Berlin,C=DE,emailAddress=ops@example.com"
+    # Encoded in the order openssl and CAs use (C, ST, L, O, OU, CN, emailAddress), shown most specific first.
+    assert name_text(name) == "emailAddress=ops@example.com,CN=api.example.com,OU=Ops,O=Acme,L=Berlin,ST=Berlin,C=DE"
+    assert name_text(Subject.parse("C=DE,CN=x,O=Acme").to_x509()) == "CN=x,O=Acme,C=DE"
+    assert name_text(Subject.parse("OU=b,CN=x,OU=a").to_x509()) == "CN=x,OU=a,OU=b"
     assert name.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "DE"
     assert name.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)[0].value == "ops@example.com"
-    assert [a.oid for a in name][-2:] == [NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME]
+    assert [a.oid for a in name][0] == NameOID.COUNTRY_NAME and [a.oid for a in name][-1] == NameOID.EMAIL_ADDRESS
     assert str(s) == "CN=api.example.com,O=Acme,OU=Ops,L=Berlin,ST=Berlin,C=DE,emailAddress=ops@example.com"
 
 
