@@ -143,7 +143,8 @@ def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=None).isoformat() + "Z"
 
 
-#: The keys of ``list --json`` and ``show --json``: scripts are written against these; keep them stable.
+#: The keys of ``list --json`` and ``show --json`` that scripts are written against: always present, first,
+#: in this order, never renamed. Keys after them (lineage, findings, ...) may be added, never removed.
 CONTRACT_KEYS = (
     "name", "label", "kind", "status", "subject", "issuer", "serial", "not_before", "not_after", "days_to_expiry",
     "key_type", "signature_algorithm", "fingerprint_sha256", "sans", "exportable", "credentials",
@@ -181,11 +182,6 @@ class CertificateRecord:
     issuer_certificate: str | None = None
     created_at: dt.datetime | None = None
     findings: tuple[dict[str, Any], ...] = field(default=())
-
-    def contract_json(self) -> dict[str, Any]:
-        """Exactly the document of the CLI contract (``list --json`` / ``show --json``)."""
-        doc = self.to_json()
-        return {k: doc[k] for k in CONTRACT_KEYS}
 
     def to_json(self) -> dict[str, Any]:
         """The contract's keys first, then everything else a record knows (dashboards, reports)."""

@@ -22,6 +22,18 @@ from .conftest import ROOT, run_cli
 CONTRACT_KEYS = ["name", "label", "kind", "status", "subject", "issuer", "serial", "not_before", "not_after",
                  "days_to_expiry", "key_type", "signature_algorithm", "fingerprint_sha256", "sans", "exportable",
                  "credentials"]
+CONTRACT_TYPES = {"name": str, "label": str, "kind": str, "status": str, "subject": str, "issuer": (str, type(None)),
+                  "serial": (str, type(None)), "not_before": (str, type(None)), "not_after": (str, type(None)),
+                  "days_to_expiry": (int, type(None)), "key_type": str, "signature_algorithm": (str, type(None)),
+                  "fingerprint_sha256": (str, type(None)), "sans": list, "exportable": bool, "credentials": list}
+
+
+def contract(doc: dict[str, object]) -> bool:
+    """The contract's keys come first, in order, with their types; later keys are additions."""
+    assert list(doc)[:len(CONTRACT_KEYS)] == CONTRACT_KEYS, list(doc)
+    for key, kind in CONTRACT_TYPES.items():
+        assert isinstance(doc[key], kind), (key, doc[key])  # type: ignore[arg-type]
+    return True
 PW = "correct horse battery"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -135,7 +147,7 @@ def test_create_list_show_json_contract(cli_db: Path) -> None:
                  "--subject", "CN=pay.example.com,O=Acme,OU=Pay,L=Berlin,ST=BE,C=DE,emailAddress=pay@example.com",
                  "--san", "pay.example.com", "--san", "10.0.0.5", "--purpose", "client", "--exportable", "--json", db=cli_db)
     doc = json.loads(created.stdout)
-    assert list(doc) == CONTRACT_KEYS
+    assert contract(doc)
     assert doc["subject"] == "emailAddress=pay@example.com,CN=pay.example.com,OU=Pay,O=Acme,L=Berlin,ST=BE,C=DE"
     assert (doc["label"], doc["kind"], doc["status"], doc["key_type"], doc["days_to_expiry"], doc["exportable"]) == \
         ("Payments", "self_signed", "expiring", "ec-p256", 30, True)
@@ -145,7 +157,7 @@ def test_create_list_show_json_contract(cli_db: Path) -> None:
     ok("create", "csr", "erp_client", "--subject", "CN=erp.example.com,O=Acme,C=DE", "--san", "erp.example.com", db=cli_db)
     listed = json.loads(ok("list", "--json", db=cli_db).stdout)
     assert [d["name"] for d in listed] == ["payments_mtls", "erp_client"]
-    assert all(list(d) == CONTRACT_KEYS for d in listed)
+    assert all(contract(d) for d in listed)
     shown = json.loads(ok("show", "payments_mtls", "--json", db=cli_db).stdout)
     assert shown == doc
     # Piped without --json: still only the document.
@@ -292,7 +304,7 @@ def test_csr_round_trip_on_the_command_line(cli_db: Path, tmp_path: Path) -> Non
     good = tmp_path / "signed.pem"
     good.write_bytes(signed.public_bytes(serialization.Encoding.PEM) + r.pem)
     doc = json.loads(ok("upload-signed", "erp_client", str(good), "--json", db=cli_db).stdout)
-    assert doc["status"] == "active" and doc["issuer"] == "CN=Test Root CA,O=Test PKI" and list(doc) == CONTRACT_KEYS
+    assert doc["status"] == "active" and doc["issuer"] == "CN=Test Root CA,O=Test PKI" and contract(doc)
     assert "no such file" in fails("upload-signed", "erp_client", str(tmp_path / "nope.pem"), db=cli_db)
 
 

@@ -388,6 +388,30 @@ def test_a_rejected_file_with_a_key_leaves_no_key_behind(inv: certlab.Inventory,
     assert after["private_keys"] == before["private_keys"] and after["certificates"] == before["certificates"]
 
 
+def test_a_certificate_and_its_key_in_separate_files(inv: certlab.Inventory, tmp_path: Path) -> None:
+    r, i, leaf = pki.chain3()
+    other = certlab.self_signed("other.example.com", key_type="ec-p256")
+    key = write(tmp_path, "server.key", leaf.key_pem)
+    crt = write(tmp_path, "server.crt", leaf.pem + i.pem + r.pem)
+    lonely = write(tmp_path, "lonely.key", other.private_key_pem.bytes())
+    res = inv.import_files([key, lonely, crt])
+    assert [(Path(x.file).name, x.result, x.name) for x in res] == [
+        ("server.key", "imported", "leaf_example_com"), ("lonely.key", "rejected", None),
+        ("server.crt", "imported", "leaf_example_com")]
+    assert res[0].reason == f"private key of {crt}"
+    assert "no certificate of this import matches it" in (res[1].reason or "")
+    rec = inv.get("leaf_example_com")
+    assert rec.has_private_key and inv.chain("leaf_example_com") == [leaf.cert, i.cert, r.cert]
+    assert [x.name for x in inv.list()] == ["leaf_example_com"]
+    event = inv.audit_events(certlab.AuditFilter(action="imported"))[-1]
+    assert event.details["key_file"] == str(key) and event.details["with_private_key"] is True
+    # the key's certificate already there: both reported as duplicates, nothing stored
+    before = snapshot(inv.path)
+    again = inv.import_files([crt, key])
+    assert [x.result for x in again] == ["duplicate", "duplicate"]
+    assert snapshot(inv.path) == before
+
+
 def test_import_refusals_of_the_whole_call(inv: certlab.Inventory, tmp_path: Path) -> None:
     r, i, leaf = pki.chain3()
     f = write(tmp_path, "two.pem", leaf.pem + i.pem)
@@ -523,7 +547,7 @@ def test_record_json_has_the_contract_keys(inv: certlab.Inventory) -> None:
     contract = ["name", "label", "kind", "status", "subject", "issuer", "serial", "not_before", "not_after",
                 "days_to_expiry", "key_type", "signature_algorithm", "fingerprint_sha256", "sans", "exportable",
                 "credentials"]
-    assert list(doc)[:16] == contract
+    assert list(doc)[:16] == contract and list(certlab.models.CONTRACT_KEYS) == contract
     assert doc["not_after"].endswith("Z") and dt.datetime.fromisoformat(doc["not_after"].replace("Z", "+00:00"))
     assert len(doc["fingerprint_sha256"]) == 64 and ":" not in doc["fingerprint_sha256"]
     assert doc["fingerprint_sha256"] == doc["fingerprint_sha256"].lower()

@@ -177,7 +177,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def print_record(args: argparse.Namespace, record: Any) -> None:
     if wants_doc(args):
-        out.print_json(record.contract_json() if hasattr(record, "contract_json") else record.to_json())
+        out.print_json(record.to_json())
         return
     doc = record.to_json()
     width = max(len(k) for k in doc)
@@ -275,7 +275,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         CertFilter(status=args.status, kind=args.kind, expiring_within=args.expiring_within, search=args.search)
     )
     if wants_doc(args):
-        out.print_json([r.contract_json() for r in records])
+        out.print_json([r.to_json() for r in records])
         return 0
     if not records:
         out.info("no certificates match (create one with: certlab create self-signed NAME --san HOST)")

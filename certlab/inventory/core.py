@@ -539,6 +539,23 @@ def _expand(paths: Iterable["str | os.PathLike[str]"]) -> list[Path]:
     return out
 
 
+def _pair_key_files(parsed: Sequence[tuple[ImportSource, "formats.Loaded | CertlabError"]]) -> dict[int, int]:
+    """Files holding a private key alone, matched to the certificate file of the same import whose
+    certificate carries that key (``certlab import server.crt server.key``)."""
+    alone = {i: loaded.private_key for i, (_, loaded) in enumerate(parsed)
+             if isinstance(loaded, formats.Loaded) and loaded.private_key is not None and not loaded.certificates}
+    pairs: dict[int, int] = {}
+    for i, (_, loaded) in enumerate(parsed):
+        if not alone or not isinstance(loaded, formats.Loaded) or loaded.private_key is not None:
+            continue
+        for k, key in list(alone.items()):
+            if any(same_public_key(c.public_key(), key.public_key()) for c in loaded.certificates):
+                pairs[i] = k
+                del alone[k]
+                break
+    return pairs
+
+
 class _Importer:
     """Turns parsed files into rows: one batch insert for certificates, one audit event per file."""
 
@@ -551,21 +568,37 @@ class _Importer:
         self.now = inv.now()
 
     def run(self, parsed: Sequence[tuple[ImportSource, "formats.Loaded | CertlabError"]]) -> list[ImportResult]:
-        results = []
-        for src, loaded in parsed:
+        pairs = _pair_key_files(parsed)  # certificate file index -> index of the file holding its key alone
+        paired_keys = set(pairs.values())
+        results: list[ImportResult | None] = [None] * len(parsed)
+        for i, (src, loaded) in enumerate(parsed):
+            if i in paired_keys:
+                continue  # reported with its certificate file
             if isinstance(loaded, CertlabError):
-                results.append(ImportResult(src.source, "rejected", None, str(loaded)))
+                results[i] = ImportResult(src.source, "rejected", None, str(loaded))
                 continue
             try:
-                results.append(self._one(src, loaded))
+                if i in pairs:
+                    key_src, key_loaded = parsed[pairs[i]]
+                    assert isinstance(key_loaded, formats.Loaded) and key_loaded.private_key is not None
+                    result = self._with_key(src, key_loaded.private_key, list(loaded.certificates), key_src.source)
+                else:
+                    result = self._one(src, loaded)
             except CertlabError as exc:
-                results.append(ImportResult(src.source, "rejected", None, str(exc)))
+                result = ImportResult(src.source, "rejected", None, str(exc))
+            results[i] = result
+            if i in pairs:
+                key_src = parsed[pairs[i]][0]
+                reason = (f"private key of {src.source}" if result.result != "rejected"
+                          else f"{key_src.source}: not imported, its certificate file was rejected ({result.reason})")
+                results[pairs[i]] = ImportResult(key_src.source, result.result, result.name, reason)
         self._flush()
-        return results
+        return [r for r in results if r is not None]
 
     def _one(self, src: ImportSource, loaded: formats.Loaded) -> ImportResult:
         if not loaded.certificates:
-            raise FormatError(f"{src.source}: holds a private key only; import it with its certificate")
+            raise FormatError(f"{src.source}: holds a private key only, and no certificate of this import matches it; "
+                              "import it together with its certificate file")
         if loaded.private_key is not None:
             return self._with_key(src, loaded.private_key, list(loaded.certificates))
         if self.name is not None and len(loaded.certificates) > 1:
@@ -595,7 +628,8 @@ class _Importer:
         return ImportResult(src.source, "imported", names[0] if len(names) == 1 else ",".join(names[:3]) + (
             f" (+{len(names) - 3} more)" if len(names) > 3 else ""), None)
 
-    def _with_key(self, src: ImportSource, key: PrivateKey, certs: list[x509.Certificate]) -> ImportResult:
+    def _with_key(self, src: ImportSource, key: PrivateKey, certs: list[x509.Certificate],
+                  key_file: str | None = None) -> ImportResult:
         leaf = next((c for c in certs if same_public_key(c.public_key(), key.public_key())), None)
         if leaf is None:
             raise ChainError(f"{src.source}: the private key matches none of its certificates")
@@ -613,6 +647,7 @@ class _Importer:
         self.inv._audit(self.tx, Action.IMPORTED, name, {
             "file": src.source, "kind": "imported", "with_private_key": True, "exportable": self.exportable,
             "fingerprint_sha256": info.fingerprint_sha256, "chain_length": len(chain),
+            **({"key_file": key_file} if key_file else {}),
         })
         return ImportResult(src.source, "imported", name, None)
 
