@@ -43,7 +43,7 @@ class Purpose(enum.Enum):
     ANY = "any"
 
     @classmethod
-    def parse(cls, value: "str | Purpose") -> "Purpose":
+    def parse(cls, value: str | Purpose) -> Purpose:
         if isinstance(value, Purpose):
             return value
         for m in cls:
@@ -54,12 +54,12 @@ class Purpose(enum.Enum):
 
 def utcnow() -> dt.datetime:
     """Now, as a naive UTC datetime (the store's convention)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def as_naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 
@@ -196,17 +196,17 @@ class Issued:
         return Blob(data, "key.pem", "application/x-pem-file", secret=True)
 
     @property
-    def info(self) -> "CertInfo":
+    def info(self) -> CertInfo:
         return CertInfo.of(self.certificate)
 
 
 def self_signed(
     *identities: str,
     name: str = "self_signed",
-    key_type: "KeyType | str" = KeyType.RSA_2048,
+    key_type: KeyType | str = KeyType.RSA_2048,
     days: int = DEFAULT_DAYS,
-    subject: "str | Subject | None" = None,
-    purpose: "Purpose | str" = Purpose.SERVER,
+    subject: str | Subject | None = None,
+    purpose: Purpose | str = Purpose.SERVER,
     key: PrivateKey | None = None,
 ) -> Issued:
     """Make a self-signed certificate for the given identities, without any database.
@@ -267,14 +267,14 @@ class CertInfo:
     common_name: str | None = None
 
     @classmethod
-    def of(cls, cert: x509.Certificate, source: str = "certificate") -> "CertInfo":
+    def of(cls, cert: x509.Certificate, source: str = "certificate") -> CertInfo:
         try:
             return cls._read(cert)
         except _LAZY_ERRORS as exc:
             raise FormatError(f"{source}: certificate cannot be read ({_short(exc)})") from None
 
     @classmethod
-    def _read(cls, cert: x509.Certificate) -> "CertInfo":
+    def _read(cls, cert: x509.Certificate) -> CertInfo:
         der = cert.public_bytes(serialization.Encoding.DER)
         pub = cert.public_key()
         algorithm, size, label = describe_public_key(pub)

@@ -71,7 +71,7 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
                 raise FormatError(f"{source}: holds more than one private key")
             key = load_pem_private_key(raw, source, password)
         elif label == b"PKCS7":
-            certs.extend(_pkcs7(lambda: pkcs7.load_pem_pkcs7_certificates(raw), source))
+            certs.extend(_pkcs7(lambda raw=raw: pkcs7.load_pem_pkcs7_certificates(raw), source))
         elif label not in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"):
             if label in (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST"):
                 raise FormatError(f"{source}: is a certificate signing request, not a certificate")

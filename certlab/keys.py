@@ -25,7 +25,7 @@ class KeyType(enum.Enum):
     ED25519 = "ed25519"
 
     @classmethod
-    def parse(cls, value: "str | KeyType") -> "KeyType":
+    def parse(cls, value: str | KeyType) -> KeyType:
         if isinstance(value, KeyType):
             return value
         text = str(value).strip().lower()
@@ -47,7 +47,7 @@ _CURVES: dict[KeyType, ec.EllipticCurve] = {
 _CURVE_LABELS = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
 
 
-def generate_key(key_type: "KeyType | str" = KeyType.RSA_2048) -> PrivateKey:
+def generate_key(key_type: KeyType | str = KeyType.RSA_2048) -> PrivateKey:
     """Make a new private key of the given type."""
     kt = KeyType.parse(key_type)
     if kt.algorithm == "rsa":

@@ -60,7 +60,7 @@ class Subject:
     fields: tuple[tuple[str, str], ...]
 
     @classmethod
-    def parse(cls, text: "str | Subject | None") -> "Subject":
+    def parse(cls, text: str | Subject | None) -> Subject:
         if isinstance(text, Subject):
             return text
         if text is None or not text.strip():
@@ -80,7 +80,7 @@ class Subject:
         return cls(tuple(out))
 
     @classmethod
-    def of(cls, **fields: str | None) -> "Subject":
+    def of(cls, **fields: str | None) -> Subject:
         """Build from keyword arguments named like the form: CN, O, OU, L, ST, C, emailAddress."""
         out = []
         for key, value in fields.items():
@@ -98,7 +98,7 @@ class Subject:
                 return v
         return None
 
-    def with_default_cn(self, cn: str) -> "Subject":
+    def with_default_cn(self, cn: str) -> Subject:
         if self.get("CN") is not None:
             return self
         return Subject((("CN", cn[:64]),) + self.fields)

@@ -369,7 +369,7 @@ def test_tables_and_colour_on_a_terminal(cli_db: Path, tmp_path: Path) -> None:
     assert "\x1b[" not in in_terminal(certlab_cmd(cli_db, "list"), tmp_path, env={"NO_COLOR": "1"})
     # show: fields for people
     shown = in_terminal(certlab_cmd(cli_db, "show", "soon"), tmp_path)
-    assert re.search(r"^days_to_expiry\s+20d$", shown, re.M) and re.search(r"^name\s+soon$", shown, re.M)
+    assert re.search(r"^days_to_expiry\s+20d$", shown, re.MULTILINE) and re.search(r"^name\s+soon$", shown, re.MULTILINE)
 
 
 def test_progress_bar_for_long_imports_on_a_terminal(cli_db: Path, tmp_path: Path) -> None:

@@ -30,7 +30,6 @@ from certlab import (
     NotFoundError,
     PermissionDeniedError,
     Role,
-    WrongPasswordError,
 )
 from certlab.formats import dump_encrypted_private_key, dump_pkcs12
 from certlab.keys import same_public_key

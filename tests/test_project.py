@@ -27,7 +27,7 @@ def test_the_readme_commands_exist_and_ci_runs_the_test_command() -> None:
         path = ROOT / script
         assert path.exists() and os.access(path, os.X_OK), script
         assert path.read_text().startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in path.read_text()
-    assert re.search(r"^scripts/test\b", (ROOT / ".ci/run").read_text(), re.M)
+    assert re.search(r"^scripts/test\b", (ROOT / ".ci/run").read_text(), re.MULTILINE)
     setup = (ROOT / "scripts/setup").read_text()
     for tool, package in [("openssl", "openssl"), ("keytool", "default-jre-headless")]:
         assert f"command -v {tool} >/dev/null || need+=({package})" in setup

@@ -103,20 +103,18 @@ def test_a_new_migration_is_applied_on_the_next_open(inv: certlab.Inventory, db_
 
 def test_a_failed_action_rolls_back_everything(inv: certlab.Inventory, db_path: Path) -> None:
     make_cert(inv, "one")
-    with pytest.raises(RuntimeError):
-        with inv.db.write() as tx:
-            tx.execute("DELETE FROM certificates")
-            tx.execute("INSERT INTO settings VALUES ('x', '1')")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), inv.db.write() as tx:
+        tx.execute("DELETE FROM certificates")
+        tx.execute("INSERT INTO settings VALUES ('x', '1')")
+        raise RuntimeError("boom")
     assert [r.name for r in inv.list()] == ["one"]
     with inv.db.read() as tx:
         assert tx.scalar("SELECT count(*) FROM settings WHERE key = 'x'") == 0
 
 
 def test_reads_are_read_only(inv: certlab.Inventory) -> None:
-    with pytest.raises(duckdb.Error):
-        with inv.db.read() as tx:
-            tx.execute("DELETE FROM certificates")
+    with pytest.raises(duckdb.Error), inv.db.read() as tx:
+        tx.execute("DELETE FROM certificates")
 
 
 def test_missing_inventory_names_the_path(tmp_path: Path) -> None:
@@ -127,9 +125,8 @@ def test_missing_inventory_names_the_path(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "not.duckdb"
     path.write_bytes(b"this is not a duckdb file" * 100)
-    with pytest.raises(StoreError, match="not.duckdb"):
-        with Database(path).write():
-            pass
+    with pytest.raises(StoreError, match="not.duckdb"), Database(path).write():
+        pass
 
 
 def test_the_file_is_not_held_open_between_actions(inv: certlab.Inventory, db_path: Path) -> None:

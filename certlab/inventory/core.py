@@ -26,7 +26,6 @@ from ..errors import (
     InvalidInputError,
     NotFoundError,
     PasswordRequiredError,
-    StoreError,
 )
 from ..keys import PrivateKey, same_public_key
 from ..models import (
@@ -38,14 +37,12 @@ from ..models import (
     Credential,
     ImportResult,
     Kind,
-    Outcome,
     Role,
     Status,
 )
 from ..names import check_unique_name, name_text
-from ..store import Tx
+from ..store import Tx, vault
 from ..store import audit as audit_chain
-from ..store import vault
 from .base import RECORD_COLUMNS, InventoryBase
 
 READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
@@ -162,9 +159,9 @@ class CoreActions(InventoryBase):
 
     def import_files(
         self,
-        paths: Sequence["str | os.PathLike[str]"],
+        paths: Sequence[str | os.PathLike[str]],
         *,
-        password: "bytes | Callable[[], bytes] | None" = None,
+        password: bytes | Callable[[], bytes] | None = None,
         trusted: bool = False,
         name: str | None = None,
         exportable: bool = False,
@@ -191,7 +188,7 @@ class CoreActions(InventoryBase):
         self,
         sources: Sequence[ImportSource],
         *,
-        password: "bytes | Callable[[], bytes] | None" = None,
+        password: bytes | Callable[[], bytes] | None = None,
         trusted: bool = False,
         name: str | None = None,
         exportable: bool = False,
@@ -528,7 +525,7 @@ def _check_endpoint(endpoint: str) -> str:
     return e
 
 
-def _expand(paths: Iterable["str | os.PathLike[str]"]) -> list[Path]:
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -539,7 +536,7 @@ def _expand(paths: Iterable["str | os.PathLike[str]"]) -> list[Path]:
     return out
 
 
-def _pair_key_files(parsed: Sequence[tuple[ImportSource, "formats.Loaded | CertlabError"]]) -> dict[int, int]:
+def _pair_key_files(parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> dict[int, int]:
     """Files holding a private key alone, matched to the certificate file of the same import whose
     certificate carries that key (``certlab import server.crt server.key``)."""
     alone = {i: loaded.private_key for i, (_, loaded) in enumerate(parsed)
@@ -567,7 +564,7 @@ class _Importer:
         self.next_id = tx.next_id("certificates")
         self.now = inv.now()
 
-    def run(self, parsed: Sequence[tuple[ImportSource, "formats.Loaded | CertlabError"]]) -> list[ImportResult]:
+    def run(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> list[ImportResult]:
         pairs = _pair_key_files(parsed)  # certificate file index -> index of the file holding its key alone
         paired_keys = set(pairs.values())
         results: list[ImportResult | None] = [None] * len(parsed)

@@ -52,7 +52,7 @@ class _FileLock:
         self.fd = -1
         self.waited = 0.0
 
-    def __enter__(self) -> "_FileLock":
+    def __enter__(self) -> _FileLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         mode = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         start = time.monotonic()
@@ -142,7 +142,7 @@ class Database:
     _checked: set[str] = set()
     _checked_lock = threading.Lock()
 
-    def __init__(self, path: "str | os.PathLike[str]", lock_timeout: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], lock_timeout: float | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
