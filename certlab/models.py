@@ -93,6 +93,7 @@ class Action(enum.Enum):
     BACKUP = "backup"
     RESTORED = "restored"
     QUERIED = "queried"
+    SYNTHETIC_GENERATED = "synthetic_generated"
 
 
 class Outcome(enum.Enum):

@@ -8,6 +8,7 @@ from ..models import Action, Actor
 from ..store import vault
 from .analytics import AnalyticsActions, ParquetExport
 from .base import InventoryBase
+from .bulk import BulkActions, SyntheticResult
 from .core import CoreActions, ImportSource
 from .integrations import IntegrationActions
 from .lifecycle import CAStatus, LifecycleActions
@@ -15,7 +16,7 @@ from .reminders import DeliveryResult, ReminderActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 
 
-class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, IntegrationActions, CoreActions):
+class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, IntegrationActions, CoreActions, BulkActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -54,4 +55,5 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
 
 
 __all__ = ["CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RotationDue",
-           "RotationOutcome", "RotationPolicy", "init", "open"]
+           "RotationOutcome", "RotationPolicy", "SyntheticResult",
+           "init", "open"]

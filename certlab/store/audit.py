@@ -58,6 +58,37 @@ def append(
     return seq, digest
 
 
+def append_many(tx: Tx, key: bytes, events: list[dict[str, Any]]) -> tuple[int, str]:
+    """Append events (dicts of at, actor, role, action, object, details, outcome) as one batch insert.
+
+    The same chain as :func:`append`, computed in memory and written with one frame insert; for bulk
+    actions that record many events at once. Returns the new head (seq, hash).
+    """
+    import pandas as pd
+
+    rows = tx.rows("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")  # rows(): a frame insert
+    seq, prev = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)  # needs no pending result
+    if not events:
+        return seq, prev
+    cols: dict[str, list[Any]] = {c: [] for c in (
+        "seq", "occurred_at", "actor", "role", "action", "object", "details", "outcome", "body", "prev_hash", "hash")}
+    for event in events:
+        seq += 1
+        at = event["at"].replace(microsecond=0)
+        details_text = canonical(event["details"])
+        body = canonical({"seq": seq, "at": at.isoformat(), "actor": event["actor"], "role": event["role"],
+                          "action": event["action"], "object": event["object"], "details": details_text,
+                          "outcome": event["outcome"]})
+        digest = chain_hash(key, prev, body)
+        for col, value in (("seq", seq), ("occurred_at", at), ("actor", event["actor"]), ("role", event["role"]),
+                           ("action", event["action"]), ("object", event["object"]), ("details", details_text),
+                           ("outcome", event["outcome"]), ("body", body), ("prev_hash", prev), ("hash", digest)):
+            cols[col].append(value)
+        prev = digest
+    tx.insert_frame("audit_events", pd.DataFrame(cols))
+    return seq, prev
+
+
 @dataclass(frozen=True)
 class Verification:
     """The result of walking the chain."""
