@@ -123,6 +123,7 @@ class Result:
     unit: str = "s"
     notes: str = ""
     runs: int = 0
+    target_on: str = "ratio"              # "ratio": limit/at_least apply to the ratio; "value": to certlab's time
 
     @property
     def ratio(self) -> float | None:
@@ -132,7 +133,7 @@ class Result:
 
     @property
     def met(self) -> bool | None:
-        value = self.ratio if self.ratio_to else self.certlab
+        value = self.ratio if self.target_on == "ratio" else self.certlab
         if value is None:
             return None
         if self.limit is not None:
@@ -210,38 +211,48 @@ def fmt_time(seconds: float | None, unit: str = "s") -> str:
 
 def markdown(results: Iterable[Result], info: dict[str, Any], size: str, findings: list[str]) -> str:
     results = list(results)
-    baseline_names: list[str] = []
-    for r in results:
-        for b in r.baselines:
-            if b not in baseline_names:
-                baseline_names.append(b)
     lines = [
         f"# certlab benchmarks ({size})",
         "",
         f"Measured {info['date']} on {info['host']}: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
-        f"load average {_load(info['load_average_start'])} at the start and {_load(info.get('load_average_end'))} at the end "
-        "(the machine is shared: ratios are what to compare, absolute times drift).",
+        f"load average {_load(info['load_average_start'])} at the start and {_load(info.get('load_average_end'))} "
+        "at the end (1/5/15 min; the machine is shared, so compare the ratios: absolute times drift with the load).",
         f"Python {info['python']}, cryptography {info['cryptography']}, DuckDB {info['duckdb']}, {info['openssl']}, "
         f"certlab {info['certlab']} ({info['commit']}). Medians of several runs after a warm-up; "
         f"the suite took {info.get('suite_seconds', 0):.0f} s.",
-        "",
-        "| group | benchmark | certlab | " + " | ".join(baseline_names) + " | ratio | target | met |",
-        "|---|---|---:|" + "---:|" * len(baseline_names) + "---:|---|:-:|",
     ]
+    groups: list[str] = []
     for r in results:
-        cells = [r.group, r.name, fmt_time(r.certlab, r.unit)]
-        cells += [fmt_time(r.baselines.get(b), r.unit) if b in r.baselines else "" for b in baseline_names]
-        ratio = r.ratio
-        cells.append(f"{ratio:.2f}× {r.ratio_to}" if ratio is not None else "")
-        cells.append(r.target)
-        cells.append({True: "yes", False: "**no**", None: ""}[r.met])
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    notes = [f"- **{r.group} / {r.name}**: {r.notes}" for r in results if r.notes]
-    if notes:
-        lines += ["", "## Notes", "", *notes]
+        if r.group not in groups:
+            groups.append(r.group)
+    for group in groups:
+        rows = [r for r in results if r.group == group]
+        baseline_names: list[str] = []
+        for r in rows:
+            baseline_names += [b for b in r.baselines if b not in baseline_names]
+        lines += ["", f"## {group}", "",
+                  "| benchmark | certlab | " + " | ".join(baseline_names) + (" | " if baseline_names else "")
+                  + _ratio_header(rows) + " | target | met |",
+                  "|---|---:|" + "---:|" * len(baseline_names) + "---:|---|:-:|"]
+        for r in rows:
+            cells = [r.name, fmt_time(r.certlab, r.unit)]
+            cells += [fmt_time(r.baselines[b], r.unit) if b in r.baselines else "" for b in baseline_names]
+            ratio = r.ratio
+            cells.append(f"{ratio:.2f}×" if ratio is not None else "")
+            cells.append(r.target)
+            cells.append({True: "yes", False: "**no**", None: ""}[r.met])
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        notes = [f"- {r.name}: {r.notes}" for r in rows if r.notes]
+        if notes:
+            lines += ["", *notes]
     if findings:
         lines += ["", "## What bounds the time, and what was fixed", "", *[f"- {f}" for f in findings]]
     return "\n".join(lines) + "\n"
+
+
+def _ratio_header(rows: list[Result]) -> str:
+    against = {r.ratio_to for r in rows if r.ratio_to}
+    return f"ratio to {against.pop()}" if len(against) == 1 else "ratio"
 
 
 def _load(values: Any) -> str:

@@ -1,0 +1,60 @@
+"""5. The CLI feels instant: ``certlab --help`` and ``certlab show NAME`` against a bare
+``python -c "import duckdb, cryptography.x509"``, and which heavy modules the CLI path imports."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from . import data
+from .harness import Result, Size, certlab_env, log, run_process
+
+HEAVY = ("pandas", "pyarrow", "numpy", "altair", "streamlit", "ipywidgets", "IPython", "lxml", "signxml", "jwt")
+
+def imported_modules(args: list[str]) -> set[str]:
+    """Top-level modules a ``certlab`` command imports (``python -X importtime``)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "certlab", *args], capture_output=True,
+                          text=True, env=certlab_env())
+    mods = set()
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", line)
+        if m:
+            mods.add(m.group(1).split(".")[0])
+    return mods
+
+def run(size: Size, work: Path) -> list[Result]:
+    import certlab
+    from certlab import Actor, CertSpec
+
+    db = data.empty_inventory(work / "certlab.duckdb")
+    certlab.open(db, actor=Actor("bench", "admin")).create_self_signed(
+        CertSpec(name="payments_mtls", key_type="ec-p256", sans=("pay.example.com",)))
+    env = certlab_env()
+    bare = [sys.executable, "-c", "import duckdb, cryptography.x509"]
+    commands = {
+        "certlab --help": [sys.executable, "-m", "certlab", "--help"],
+        "certlab show NAME": [sys.executable, "-m", "certlab", "--db", str(db), "show", "payments_mtls", "--json"],
+    }
+    results = []
+    for label, cmd in commands.items():
+        log(f"cli: {label}")
+        # Interleave by hand: both are whole processes, equally exposed to the machine's load.
+        c_times, b_times = [], []
+        for _ in range(size.cli_runs + 1):
+            c_times.append(run_process(cmd, env=env))
+            b_times.append(run_process(bare, env=env))
+        c_times, b_times = c_times[1:], b_times[1:]
+        c = sorted(c_times)[len(c_times) // 2]
+        b = sorted(b_times)[len(b_times) // 2]
+        heavy = sorted(imported_modules(cmd[3:]) & set(HEAVY))
+        results.append(Result(
+            "cli", label, c, {"python -c 'import duckdb, cryptography.x509'": b},
+            ratio_to="python -c 'import duckdb, cryptography.x509'", target="≤ 1.5×", limit=1.5,
+            runs=size.cli_runs,
+            notes=("heavy modules imported: " + ", ".join(heavy)) if heavy else
+                  "imports none of " + ", ".join(HEAVY) + " (python -X importtime)",
+        ))
+    return results
+
