@@ -39,7 +39,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .certs import CertInfo, Purpose, build_certificate, key_usage
 from .keys import KeyType, PrivateKey, describe_public_key, generate_key, signature_hash_for
-from .names import general_name_text
+from .names import general_name_text, name_text
 
 #: Leaf keys per key type made once per run, with the share of certificates of that type.
 LEAF_KEY_POOL: dict[KeyType, tuple[int, float]] = {
@@ -167,7 +167,7 @@ class _Signer:
 
     def __init__(self, name: x509.Name, key: PrivateKey, ski_digest: bytes, sample: CertInfo | None) -> None:
         self.name = name
-        self.name_text = name.rfc4514_string()
+        self.name_text = name_text(name)
         self.key = key
         self.hash = signature_hash_for(key)
         self.aki = x509.AuthorityKeyIdentifier(ski_digest, None, None)
@@ -263,11 +263,11 @@ def leaf_batches(plan: Plan, n: int, *, batch: int = DEFAULT_BATCH) -> Iterator[
                 if pk.label not in sig_names:
                     sig_names[pk.label] = _signature_names(pk.key)
                 sig_alg, sig_hash = sig_names[pk.label]
-                issuer_text = subject_text = subject.rfc4514_string()
+                issuer_text = subject_text = name_text(subject)
                 aki = pk.ski.digest.hex()
             else:
                 sig_alg, sig_hash = signer.sig_algorithm, signer.sig_hash
-                subject_text = subject.rfc4514_string()
+                subject_text = name_text(subject)
                 issuer_text = signer.name_text
                 aki = signer.aki_hex
             status = "active"
