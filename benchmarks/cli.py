@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from . import data
-from .harness import Result, Size, certlab_env, log, run_process
+from .harness import CHILD_CPU, Result, Size, certlab_env, log, run_process
 
 HEAVY = ("pandas", "pyarrow", "numpy", "altair", "streamlit", "ipywidgets", "IPython", "lxml", "signxml", "jwt")
 
@@ -41,20 +42,21 @@ def run(size: Size, work: Path) -> list[Result]:
     for label, cmd in commands.items():
         log(f"cli: {label}")
         # Interleave by hand: both are whole processes, equally exposed to the machine's load.
-        c_times, b_times = [], []
+        c_times, b_times, c_cpu, b_cpu = [], [], [], []
         for _ in range(size.cli_runs + 1):
             c_times.append(run_process(cmd, env=env))
+            c_cpu.append(CHILD_CPU[-1])
             b_times.append(run_process(bare, env=env))
-        c_times, b_times = c_times[1:], b_times[1:]
-        c = sorted(c_times)[len(c_times) // 2]
-        b = sorted(b_times)[len(b_times) // 2]
+            b_cpu.append(CHILD_CPU[-1])
+        c, b = statistics.median(c_times[1:]), statistics.median(b_times[1:])
+        cpu_ratio = statistics.median(c_cpu[1:]) / statistics.median(b_cpu[1:])
         heavy = sorted(imported_modules(cmd[3:]) & set(HEAVY))
         results.append(Result(
             "cli", label, c, {"python -c 'import duckdb, cryptography.x509'": b},
             ratio_to="python -c 'import duckdb, cryptography.x509'", target="≤ 1.5×", limit=1.5,
             runs=size.cli_runs,
-            notes=("heavy modules imported: " + ", ".join(heavy)) if heavy else
-                  "imports none of " + ", ".join(HEAVY) + " (python -X importtime)",
+            notes=f"CPU time ratio {cpu_ratio:.2f}×; " + (("heavy modules imported: " + ", ".join(heavy)) if heavy else
+                  "imports none of " + ", ".join(HEAVY) + " (python -X importtime)"),
         ))
     return results
 

@@ -73,6 +73,13 @@ def measure(fn: Callable[[], Any], runs: int, *, warmup: int = 1, setup: Callabl
     return Stat(statistics.median(times), times)
 
 
+def measure_cpu(fn: Callable[[], Any], runs: int, *, setup: Callable[[], Any] | None = None) -> tuple[Stat, Stat]:
+    """Like ``measure`` for a function that runs one process: (wall, CPU time of that process)."""
+    wall = measure(fn, runs, setup=setup)
+    cpu = CHILD_CPU[-runs:]
+    return wall, Stat(statistics.median(cpu), list(cpu))
+
+
 def measure_pair(a: Callable[[], Any], b: Callable[[], Any], runs: int, *, warmup: int = 1) -> tuple[Stat, Stat]:
     """Interleave two measurements run by run, so that drifting machine load hits both alike."""
     for _ in range(warmup):
@@ -89,11 +96,25 @@ def measure_pair(a: Callable[[], Any], b: Callable[[], Any], runs: int, *, warmu
     return Stat(statistics.median(ta), ta), Stat(statistics.median(tb), tb)
 
 
+#: CPU seconds (user + system) of every process run_process started, in order: on a shared machine the
+#: CPU time drifts less with the load than the wall time, so reports give both.
+CHILD_CPU: list[float] = []
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_process(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
-    """Wall time of one whole process; fails loudly if it fails."""
+    """Wall time of one whole process (its CPU time goes to CHILD_CPU); fails loudly if it fails."""
+    cpu = _children_cpu()
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd, text=True)
     took = time.perf_counter() - t
+    CHILD_CPU.append(_children_cpu() - cpu)
     if proc.returncode not in (0,):
         raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     return took
