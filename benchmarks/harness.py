@@ -188,7 +188,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         openssl = "not installed"
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+                            text=True).stdout.strip() or os.environ.get("BENCH_COMMIT", "not a git checkout")
     from certlab import __version__
 
     return {
