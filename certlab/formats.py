@@ -36,6 +36,8 @@ class Loaded:
     certificates: tuple[x509.Certificate, ...]
     private_key: PrivateKey | None = field(default=None, repr=False)
     kind: str = "pem"
+    #: What each certificate says, when the loader read it already (same order); else empty.
+    infos: tuple[CertInfo, ...] = field(default=(), repr=False, compare=False)
 
 
 def check_size(data: bytes, source: str) -> None:
@@ -64,7 +66,8 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
     certs: list[x509.Certificate] = []
     key: PrivateKey | None = None
     cert_blobs = [raw for label, raw in blocks if label in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")]
-    certs.extend(_load_pem_certificates(cert_blobs, source))
+    read_certs = _load_pem_certificates(cert_blobs, source)
+    certs.extend(cert for cert, _ in read_certs)
     for label, raw in blocks:
         if label in _KEY_LABELS:
             if key is not None:
@@ -82,17 +85,16 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
             raise FormatError(f"{source}: unsupported PEM block {label.decode('ascii', 'replace')!r}")
     if not certs and key is None:
         raise FormatError(f"{source}: no certificate found")
-    return Loaded(tuple(certs), key, "pem")
+    read = tuple(info for _, info in read_certs) if len(read_certs) == len(certs) else ()
+    return Loaded(tuple(certs), key, "pem", read)
 
 
-def _load_pem_certificates(blobs: list[bytes], source: str) -> list[x509.Certificate]:
+def _load_pem_certificates(blobs: list[bytes], source: str) -> list[tuple[x509.Certificate, CertInfo]]:
     if not blobs:
         return []
     try:
         certs = x509.load_pem_x509_certificates(b"\n".join(blobs))
-        for c in certs:
-            CertInfo.of(c, source)  # lazy fields fail here, not later
-        return certs
+        return [(c, CertInfo.of(c, source)) for c in certs]  # lazy fields fail here, not later
     except FormatError:
         raise
     except _LAZY_ERRORS:

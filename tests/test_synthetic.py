@@ -132,3 +132,18 @@ def test_cli_demo_certs(tmp_path: Path) -> None:
     bad = run_cli("demo", "--certs", "-5", db=db)
     assert bad.returncode == 1 and "synthetic certificate count" in bad.stderr and "Traceback" not in bad.stderr
     assert "--certs" in run_cli("demo", "--help").stdout
+
+
+def test_pem_loader_hands_over_what_it_read() -> None:
+    """Bulk import reads each certificate once: the loader's CertInfo travels with the certificates."""
+    from certlab import formats
+
+    plan = synthetic.make_plan(seed=2, now=dt.datetime(2026, 1, 1))
+    ders = next(synthetic.leaf_batches(plan, 3))["der"]
+    certs = [x509.load_der_x509_certificate(d) for d in ders]
+    loaded = formats.load_bundle(formats.dump_pem(certs), "three.pem")
+    assert loaded.certificates == tuple(certs)
+    assert loaded.infos == tuple(CertInfo.of(c) for c in certs)
+    key_and_cert = certlab.self_signed("k.example.com", key_type="ec-p256")
+    with_key = formats.load_bundle(key_and_cert.cert_pem.bytes() + key_and_cert.private_key_pem.bytes(), "k.pem")
+    assert with_key.infos == (CertInfo.of(key_and_cert.certificate),)

@@ -600,7 +600,8 @@ class _Importer:
             return self._with_key(src, loaded.private_key, list(loaded.certificates))
         if self.name is not None and len(loaded.certificates) > 1:
             raise InvalidInputError(f"{src.source}: --name applies to one certificate, this file has {len(loaded.certificates)}")
-        infos = [CertInfo.of(c, src.source) for c in loaded.certificates]
+        infos = (list(loaded.infos) if len(loaded.infos) == len(loaded.certificates)  # read once, by the loader
+                 else [CertInfo.of(c, src.source) for c in loaded.certificates])
         if self.trusted:
             for info in infos:
                 if not (info.is_ca or info.self_issued):
