@@ -35,7 +35,7 @@ def run(size: Size, work: Path) -> list[Result]:
         at.run()
         for page in sorted(p.stem for p in pages.glob("*.py") if p.stem not in SKIP and not p.stem.startswith("_")):
             log(f"dashboard: page {page}")
-            stat = measure(lambda: at.switch_page(f"pages/{page}.py").run(), size.runs)
+            stat = measure(lambda page=page: at.switch_page(f"pages/{page}.py").run(), size.runs)
             problems = [str(e.value)[:120] for e in at.exception] + [str(e.value)[:120] for e in at.error]
             results.append(Result(
                 "dashboard", f"page {page} at {size.dashboard_certs:,} certificates", stat.median,

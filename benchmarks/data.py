@@ -16,7 +16,7 @@ def certificates_der(n: int, seed: int = 1) -> list[bytes]:
     """``n`` real certificates (DER) from the synthetic generator."""
     from certlab import synthetic
 
-    plan = synthetic.make_plan(seed=seed, now=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    plan = synthetic.make_plan(seed=seed, now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     out: list[bytes] = []
     for cols in synthetic.leaf_batches(plan, n):
         out.extend(cols["der"])

@@ -112,7 +112,7 @@ def run_process(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | N
     """Wall time of one whole process (its CPU time goes to CHILD_CPU); fails loudly if it fails."""
     cpu = _children_cpu()
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd, text=True)
+    proc = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd, text=True, check=False)
     took = time.perf_counter() - t
     CHILD_CPU.append(_children_cpu() - cpu)
     if proc.returncode not in (0,):
@@ -184,15 +184,15 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+        openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
         openssl = "not installed"
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or os.environ.get("BENCH_COMMIT", "not a git checkout")
+                            text=True, check=False).stdout.strip() or os.environ.get("BENCH_COMMIT", "not a git checkout")
     from certlab import __version__
 
     return {
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "host": platform.node(),
         "platform": platform.platform(),
         "cpu": cpu,
@@ -235,12 +235,12 @@ def markdown(results: Iterable[Result], info: dict[str, Any], size: str, finding
     lines = [
         f"# certlab benchmarks ({size})",
         "",
-        f"Measured {info['date']} on {info['host']}: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
-        f"load average {_load(info['load_average_start'])} at the start and {_load(info.get('load_average_end'))} "
-        "at the end (1/5/15 min; the machine is shared, so compare the ratios: absolute times drift with the load).",
-        f"Python {info['python']}, cryptography {info['cryptography']}, DuckDB {info['duckdb']}, {info['openssl']}, "
-        f"certlab {info['certlab']} ({info['commit']}). Medians of several runs after a warm-up; "
-        f"the suite took {info.get('suite_seconds', 0):.0f} s.",
+        (f"Measured {info['date']} on {info['host']}: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+         f"load average {_load(info['load_average_start'])} at the start and {_load(info.get('load_average_end'))} "
+         "at the end (1/5/15 min; the machine is shared, so compare the ratios: absolute times drift with the load)."),
+        (f"Python {info['python']}, cryptography {info['cryptography']}, DuckDB {info['duckdb']}, {info['openssl']}, "
+         f"certlab {info['certlab']} ({info['commit']}). Medians of several runs after a warm-up; "
+         f"the suite took {info.get('suite_seconds', 0):.0f} s."),
     ]
     groups: list[str] = []
     for r in results:

@@ -11,8 +11,7 @@ import pytest
 from cryptography import x509
 
 import certlab
-from certlab import Actor, AuditFilter, CertFilter, CertInfo, Inventory, Role
-from certlab import synthetic
+from certlab import Actor, AuditFilter, CertFilter, CertInfo, Inventory, Role, synthetic
 from certlab.errors import InvalidInputError, PermissionDeniedError
 
 from .conftest import run_cli
