@@ -146,3 +146,34 @@ def test_pem_loader_hands_over_what_it_read() -> None:
     key_and_cert = certlab.self_signed("k.example.com", key_type="ec-p256")
     with_key = formats.load_bundle(key_and_cert.cert_pem.bytes() + key_and_cert.private_key_pem.bytes(), "k.pem")
     assert with_key.infos == (CertInfo.of(key_and_cert.certificate),)
+
+
+def test_search_by_whole_fingerprint_finds_exactly_that_certificate(filled: Inventory) -> None:
+    rec = filled.list(CertFilter(limit=1))[0]
+    fp = rec.fingerprint_sha256
+    assert fp is not None
+    colons = ":".join(fp[i:i + 2] for i in range(0, 64, 2)).upper()
+    for text in (fp, fp.upper(), colons, f" {fp} "):
+        assert [r.name for r in filled.list(CertFilter(search=text))] == [rec.name], text
+        assert filled.count(CertFilter(search=text)) == 1
+    assert filled.list(CertFilter(search=fp[:63])) == []  # a part of a fingerprint is text (and matches none)
+
+
+def test_import_of_many_files_audits_each_file_in_one_chain(tmp_path: Path, admin: Actor) -> None:
+    """The importer chains its per-file events in one batch; the chain stays whole and ordered."""
+    plan = synthetic.make_plan(seed=4, now=dt.datetime(2026, 1, 1))
+    ders = next(synthetic.leaf_batches(plan, 12))["der"]
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    for i, der in enumerate(ders):
+        (folder / f"c{i:02d}.pem").write_bytes(certlab.dump_pem([x509.load_der_x509_certificate(der)]))
+    (folder / "zz_bad.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    inv = certlab.init(tmp_path / "c.duckdb", actor=admin)
+    results = inv.import_files([folder])
+    assert [r.result for r in results].count("imported") == 12 and results[-1].result == "rejected"
+    events = inv.audit_events(AuditFilter(action="imported"))
+    assert [e.details["file"] for e in events] == [str(folder / f"c{i:02d}.pem") for i in range(12)]
+    assert [e.seq for e in events] == list(range(2, 14)) and all(e.actor == "alice" for e in events)
+    check = inv.verify_audit()
+    assert check.ok and check.events == 13
+    assert inv.import_files([folder / "c00.pem"])[0].result == "duplicate"  # tx.one then a frame insert works

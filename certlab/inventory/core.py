@@ -48,6 +48,7 @@ from .base import RECORD_COLUMNS, InventoryBase
 READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
 CREDENTIAL_PURPOSES = ("mtls", "saml", "jwt", "server")
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
 
 
@@ -341,7 +342,11 @@ class CoreActions(InventoryBase):
         if f.expiring_within is not None:
             clauses.append("c.status = 'active' AND c.not_after >= $now_e AND c.not_after < $until")
             params |= {"now_e": when, "until": when + dt.timedelta(days=f.expiring_within)}
-        if f.search:
+        if f.search and _FINGERPRINT.fullmatch(f.search.strip().lower().replace(":", "")):
+            # A whole SHA-256 fingerprint: the unique index answers it, no scan of every text column.
+            clauses.append("c.fingerprint_sha256 = $q_exact")
+            params["q_exact"] = f.search.strip().lower().replace(":", "")
+        elif f.search:
             clauses.append(
                 "(c.name ILIKE $q ESCAPE '\\' OR c.label ILIKE $q ESCAPE '\\' OR c.subject ILIKE $q ESCAPE '\\' "
                 "OR c.issuer ILIKE $q ESCAPE '\\' OR c.sans ILIKE $q ESCAPE '\\' OR c.serial ILIKE $q ESCAPE '\\' "
@@ -563,6 +568,7 @@ class _Importer:
         self.rows: list[dict[str, Any]] = []
         self.next_id = tx.next_id("certificates")
         self.now = inv.now()
+        self.events: list[dict[str, Any]] = []  # one per file, chained in one batch at the end
 
     def run(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> list[ImportResult]:
         pairs = _pair_key_files(parsed)  # certificate file index -> index of the file holding its key alone
@@ -590,7 +596,13 @@ class _Importer:
                           else f"{key_src.source}: not imported, its certificate file was rejected ({result.reason})")
                 results[pairs[i]] = ImportResult(key_src.source, result.result, result.name, reason)
         self._flush()
+        audit_chain.append_many(self.tx, self.inv._keyring().audit_key, self.events)
         return [r for r in results if r is not None]
+
+    def _audit(self, obj: str, details: dict[str, Any]) -> None:
+        self.events.append({"at": self.inv.now(), "actor": self.inv.actor.name, "role": self.inv.actor.role.value,
+                            "action": Action.IMPORTED.value, "object": obj, "details": details,
+                            "outcome": Outcome.OK.value})
 
     def _one(self, src: ImportSource, loaded: formats.Loaded) -> ImportResult:
         if not loaded.certificates:
@@ -619,7 +631,7 @@ class _Importer:
         names = [self._add(info, None, "", name) for info, name in zip(new.values(), picked)]
         infos = list(new.values())
         kind = "trusted_ca" if self.trusted else "imported"
-        self.inv._audit(self.tx, Action.IMPORTED, names[0] if len(names) == 1 else src.source, {
+        self._audit(names[0] if len(names) == 1 else src.source, {
             "file": src.source, "kind": kind, "count": len(names), "duplicates": len(dup_names),
             "fingerprints_sha256": [i.fingerprint_sha256 for i in infos[:20]],
         })
@@ -642,7 +654,7 @@ class _Importer:
         key_id = self.inv._store_private_key(self.tx, key)
         self._add(info, key_id, formats.dump_pem(chain[1:]).decode(), name)
         self._flush()
-        self.inv._audit(self.tx, Action.IMPORTED, name, {
+        self._audit(name, {
             "file": src.source, "kind": "imported", "with_private_key": True, "exportable": self.exportable,
             "fingerprint_sha256": info.fingerprint_sha256, "chain_length": len(chain),
             **({"key_file": key_file} if key_file else {}),

@@ -25,7 +25,7 @@ def canonical(event: dict[str, Any]) -> str:
 
 
 def chain_hash(key: bytes, prev_hash: str, body: str) -> str:
-    return hmac.new(key, (prev_hash + "\n" + body).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, (prev_hash + "\n" + body).encode("utf-8"), hashlib.sha256).hex()
 
 
 def append(
@@ -121,8 +121,9 @@ def verify(tx: Tx, key: bytes, expect_head: str | None = None, batch: int = 100_
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq, last_hash = 0, GENESIS
     cur = tx.con.execute(
-        "SELECT seq, occurred_at, actor, role, action, object, details, outcome, body, prev_hash, hash "
-        "FROM audit_events ORDER BY seq"
+        # The time as the ISO text that was hashed, made by DuckDB: no datetime object per event.
+        "SELECT seq, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S'), actor, role, action, object, details, outcome, "
+        "body, prev_hash, hash FROM audit_events ORDER BY seq"
     )
     while True:
         rows = cur.fetchmany(batch)

@@ -98,7 +98,11 @@ class Tx:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple[Any, ...] | None:
-        return self.con.execute(sql, params or []).fetchone()
+        cur = self.con.execute(sql, params or [])
+        row = cur.fetchone()
+        if row is not None:
+            cur.fetchall()  # finish the result: DuckDB refuses a frame insert while one is pending
+        return row
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         row = self.one(sql, params)
