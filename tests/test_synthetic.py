@@ -177,3 +177,24 @@ def test_import_of_many_files_audits_each_file_in_one_chain(tmp_path: Path, admi
     check = inv.verify_audit()
     assert check.ok and check.events == 13
     assert inv.import_files([folder / "c00.pem"])[0].result == "duplicate"  # tx.one then a frame insert works
+
+
+def test_demo_command_of_another_module_gains_certs() -> None:
+    """When ``certlab demo`` comes from the demo module, --certs is added to it and plain demo stays as it was."""
+    import argparse
+
+    from certlab.cli import add_command, synthetic_cmds
+
+    parser = argparse.ArgumentParser(prog="certlab")
+    parser.add_argument("--db")
+    sub = parser.add_subparsers(dest="command")
+    seeded: list[str] = []
+    demo = add_command(sub, "demo", "Fill an empty inventory with a demo organisation.", "certlab demo")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(func=lambda args: seeded.append("demo") or 0)
+    synthetic_cmds.register(sub)
+    args = parser.parse_args(["demo"])
+    assert args.func(args) == 0 and seeded == ["demo"]
+    args = parser.parse_args(["demo", "--certs", "5", "--seed", "1"])
+    assert (args.certs, args.seed, args.audit_events) == (5, 1, 0)
+    assert "--certs" in demo.format_help() and "demo --certs 100000" in demo.format_help()
