@@ -97,7 +97,7 @@ def test_second_run_adds_new_cas_and_names(tmp_path: Path, admin: Actor) -> None
 def test_auditor_is_refused_and_nothing_changes(tmp_path: Path, admin: Actor) -> None:
     inv = certlab.init(tmp_path / "c.duckdb", actor=admin)
     auditor = inv.as_actor(Actor("carol", Role.AUDITOR))
-    with pytest.raises(PermissionDeniedError, match="carol"):
+    with pytest.raises(PermissionDeniedError, match=r"carol \(auditor\) may not generate synthetic certificates \(synthetic inventory\): admins only"):
         auditor.generate_synthetic(10)  # type: ignore[attr-defined]
     assert inv.count() == 0
     denied = inv.audit_events(AuditFilter(outcome="denied"))

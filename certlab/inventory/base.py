@@ -61,6 +61,7 @@ _VERBS = {
     Action.BACKUP: "back up the inventory",
     Action.RESTORED: "restore the inventory",
     Action.QUERIED: "query the inventory",
+    Action.SYNTHETIC_GENERATED: "generate synthetic certificates",
 }
 
 # Columns read for a CertificateRecord (never the DER or any key material).
