@@ -37,6 +37,7 @@ from ..models import (
     Credential,
     ImportResult,
     Kind,
+    Outcome,
     Role,
     Status,
 )
