@@ -51,6 +51,7 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     inv = Inventory(path, actor=actor, **options)  # type: ignore[arg-type]
     inv.db._require()
     vault.load_keyring(inv.key_file)
+    inv._finish_master_key_rotation()
     return inv
 
 

@@ -474,26 +474,49 @@ class CoreActions(InventoryBase):
     # --- master key -------------------------------------------------------------------------------------
 
     def rotate_master_key(self) -> int:
-        """Rewrap every data key under a new master key; touches no certificate. Returns the key count."""
+        """Rewrap every data key under a new master key; touches no certificate. Returns the key count.
+
+        Crash safe: the key file is replaced atomically, always holds every master key a row refers to,
+        and the whole rotation holds the exclusive lock (no other action seals a key meanwhile). A
+        rotation cut short is finished by the next ``certlab.open`` or rotation.
+        """
         self._authorize(Action.MASTER_KEY_ROTATED, "master-key")
-        ring = self._keyring()
-        if ring.from_env:
-            raise InvalidInputError("the master key comes from $CERTLAB_MASTER_KEY: rotate it where it is kept, "
-                                    "then unset it and rotate here")
         new_key = os.urandom(32)
         new_id = vault.key_id_of(new_key)
-        grown = vault.Keyring({**ring.master_keys, new_id: new_key}, ring.current, ring.audit_key)
-        vault.write_key_file(self.key_file, grown)  # step 1: both keys on disk, the old one still current
-        with self.db.write() as tx:
-            rows = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
-            for key_id, spki, enc, wrapped, mk in rows:
-                sealed = vault.SealedKey(bytes(enc), bytes(wrapped), mk)
-                tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
-                           [vault.rewrap(grown, new_id, key_id, sealed), new_id, key_id])
-            self._audit(tx, Action.MASTER_KEY_ROTATED, "master-key", {"keys_rewrapped": len(rows), "new_key_id": new_id})
-        # step 3: only the new key remains. A crash before this leaves a ring that still opens everything.
-        vault.write_key_file(self.key_file, vault.Keyring({new_id: new_key}, new_id, ring.audit_key))
+        with self.db.exclusive():
+            ring = self._keyring()
+            if ring.from_env:
+                raise InvalidInputError("the master key comes from $CERTLAB_MASTER_KEY: rotate it where it is kept, "
+                                        "then unset it and rotate here")
+            # step 1: both keys on disk, the new one current (a crash here leaves rows under the old one)
+            grown = vault.Keyring({**ring.master_keys, new_id: new_key}, new_id, ring.audit_key)
+            vault.write_key_file(self.key_file, grown)
+            # step 2: every data key rewrapped, with the audit event, in one transaction
+            with self.db.write() as tx:
+                rows = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
+                for key_id, spki, enc, wrapped, mk in rows:
+                    sealed = vault.SealedKey(bytes(enc), bytes(wrapped), mk)
+                    tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
+                               [vault.rewrap(grown, new_id, key_id, sealed), new_id, key_id])
+                self._audit(tx, Action.MASTER_KEY_ROTATED, "master-key", {"keys_rewrapped": len(rows), "new_key_id": new_id})
+            # step 3: only the new key remains.
+            vault.write_key_file(self.key_file, vault.Keyring({new_id: new_key}, new_id, ring.audit_key))
         return len(rows)
+
+    def _finish_master_key_rotation(self) -> None:
+        """Drop master keys no row uses any more (what a rotation cut short by a crash left behind)."""
+        tmp = vault.key_file_tmp(self.key_file)
+        ring = self._keyring()
+        if ring.from_env or (len(ring.master_keys) == 1 and not tmp.exists()):
+            return
+        with self.db.exclusive():
+            ring = self._keyring()
+            with self.db.read() as tx:
+                used = {str(r[0]) for r in tx.rows("SELECT DISTINCT master_key_id FROM private_keys")}
+            if used <= {ring.current}:
+                vault.write_key_file(self.key_file, vault.Keyring({ring.current: ring.master_key}, ring.current,
+                                                                  ring.audit_key))
+            tmp.unlink(missing_ok=True)
 
     # --- helpers ---------------------------------------------------------------------------------------
 

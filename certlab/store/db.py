@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,41 +43,102 @@ def code_schema_version() -> int:
 
 
 class _FileLock:
-    """flock on a lock file beside the database: bounded waiting, shared or exclusive.
+    """flock on a lock file beside the database: bounded waiting, shared or exclusive, writers first.
 
-    flock belongs to the open file description, so threads of one process exclude each other too.
+    flock belongs to the open file description, so threads of one process exclude each other too, and
+    the kernel releases it when a process dies (a killed process never leaves the inventory locked).
+
+    A second lock file, the gate, keeps a stream of overlapping readers (a busy dashboard) from starving
+    a writer: a writer takes the gate exclusively, waits for the readers inside to finish, takes the
+    main lock and opens the gate again; a reader passes the gate (shared) before taking the main lock.
     """
 
     def __init__(self, path: Path, exclusive: bool, timeout: float, what: str) -> None:
         self.path, self.exclusive, self.timeout, self.what = path, exclusive, timeout, what
+        self.gate_path = path.with_name(path.name + ".gate")
         self.fd = -1
         self.waited = 0.0
+        self.acquired_at = 0.0
 
     def __enter__(self) -> _FileLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        mode = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         start = time.monotonic()
-        delay = 0.002
+        gate = os.open(self.gate_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._take(gate, fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH, start)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._take(self.fd, fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH, start)
+            except BaseException:
+                os.close(self.fd)
+                raise
+        finally:
+            os.close(gate)  # closing releases the gate
+        self.acquired_at = time.monotonic()
+        self.waited = self.acquired_at - start
+        return self
+
+    def _take(self, fd: int, mode: int, start: float) -> None:
+        delay = 0.001
         while True:
             try:
-                fcntl.flock(self.fd, mode)
-                self.waited = time.monotonic() - start
-                return self
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
                 if time.monotonic() - start > self.timeout:
-                    os.close(self.fd)
                     raise InventoryBusyError(
                         f"inventory busy: {self.what} is in use by another process "
                         f"(waited {self.timeout:.0f} s); try again"
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+                delay = min(delay * 2, 0.02)
 
     def __exit__(self, *exc: object) -> None:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             os.close(self.fd)
+
+
+@dataclass(frozen=True)
+class LockTiming:
+    """What one action spent on the lock, in seconds.
+
+    ``waited``: waiting for certlab's cross-process lock (other processes' actions); ``opened``: opening
+    the DuckDB file (including retries while another program held DuckDB's own lock); ``held``: from
+    taking the lock to releasing it (open, work, commit, close).
+    """
+
+    exclusive: bool
+    waited: float
+    opened: float
+    held: float
+
+
+@dataclass(frozen=True)
+class LockStats:
+    """Totals over the actions of one Database object (all its threads), for measuring the lock's cost."""
+
+    actions: int = 0
+    exclusive: int = 0
+    busy: int = 0
+    waited: float = 0.0
+    opened: float = 0.0
+    held: float = 0.0
+    max_waited: float = 0.0
+
+    @property
+    def mean_waited(self) -> float:
+        return self.waited / self.actions if self.actions else 0.0
+
+    @property
+    def mean_held(self) -> float:
+        return self.held / self.actions if self.actions else 0.0
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"actions": self.actions, "exclusive": self.exclusive, "busy": self.busy,
+                "waited_s": round(self.waited, 6), "opened_s": round(self.opened, 6), "held_s": round(self.held, 6),
+                "max_waited_s": round(self.max_waited, 6), "mean_waited_s": round(self.mean_waited, 6),
+                "mean_held_s": round(self.mean_held, 6)}
 
 
 class Tx:
@@ -141,7 +203,11 @@ class Tx:
 
 
 class Database:
-    """The inventory file. Thread- and process-safe: every action opens, works and closes."""
+    """The inventory file. Thread- and process-safe: every action opens, works and closes.
+
+    Cost of the lock: ``last_lock`` (this thread's last action), ``last_lock_wait`` and ``lock_stats()``
+    (totals over every action of this object) say how long actions waited for and held the lock.
+    """
 
     _checked: set[str] = set()
     _checked_lock = threading.Lock()
@@ -150,7 +216,51 @@ class Database:
         self.path = Path(path).expanduser().absolute()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
-        self.last_lock_wait = 0.0
+        self._local = threading.local()
+        self._stats = LockStats()
+        self._stats_lock = threading.Lock()
+
+    def __copy__(self) -> "Database":
+        # Inventory.as_actor copies shallowly: the copy shares this object (stats, thread state) on purpose.
+        return self
+
+    # --- measuring the lock --------------------------------------------------------------------------
+
+    @property
+    def last_lock(self) -> LockTiming | None:
+        """This thread's last action's time on the lock (None before the first action)."""
+        return getattr(self._local, "last", None)
+
+    @property
+    def last_lock_wait(self) -> float:
+        """Seconds this thread's last action waited for the cross-process lock."""
+        last = self.last_lock
+        return last.waited if last else 0.0
+
+    def lock_stats(self) -> LockStats:
+        with self._stats_lock:
+            return self._stats
+
+    def reset_lock_stats(self) -> None:
+        with self._stats_lock:
+            self._stats = LockStats()
+
+    def _record(self, timing: LockTiming) -> None:
+        self._local.last = timing
+        with self._stats_lock:
+            s = self._stats
+            self._stats = LockStats(
+                actions=s.actions + 1, exclusive=s.exclusive + int(timing.exclusive), busy=s.busy,
+                waited=s.waited + timing.waited, opened=s.opened + timing.opened, held=s.held + timing.held,
+                max_waited=max(s.max_waited, timing.waited),
+            )
+
+    def _record_busy(self) -> None:
+        with self._stats_lock:
+            s = self._stats
+            self._stats = LockStats(s.actions, s.exclusive, s.busy + 1, s.waited, s.opened, s.held, s.max_waited)
+
+    # --- the file --------------------------------------------------------------------------------------
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -159,33 +269,44 @@ class Database:
         """Create the file and apply every migration. False when it existed already."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.exists()
-        with self._locked(exclusive=True):
-            con = self._connect(read_only=False)
-            try:
-                self._migrate(con)
-            finally:
-                con.close()
+        with self._session(exclusive=True) as con:
+            self._migrate(con)
         self._mark_checked()
         return not existed
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the exclusive lock across several steps (a file beside the database, then a transaction).
+
+        Inside the block this thread's ``write()`` and ``read()`` use the lock already held; other
+        processes and threads wait.
+        """
+        self._require()
+        if getattr(self._local, "held", False):
+            yield
+            return
+        lock = self._locked(exclusive=True)
+        with lock:
+            self._local.held = True
+            try:
+                yield
+            finally:
+                self._local.held = False
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
         """An exclusive transaction: commits when the block ends, rolls back on any exception."""
         self._require()
-        with self._locked(exclusive=True):
-            con = self._connect(read_only=False)
+        with self._session(exclusive=True) as con:
+            self._migrate(con)  # cheap when current; refuses a file newer than the code
+            self._mark_checked()
+            con.execute("BEGIN TRANSACTION")
             try:
-                self._migrate(con)  # cheap when current; refuses a file newer than the code
-                self._mark_checked()
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    yield Tx(con, writable=True)
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-            finally:
-                con.close()
+                yield Tx(con, writable=True)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
@@ -193,19 +314,43 @@ class Database:
         self._require()
         for attempt in range(2):
             self._ensure_checked()
-            with self._locked(exclusive=False):
-                con = self._connect(read_only=True)
-                try:
-                    if not self._schema_is_current(con) and attempt == 0:
-                        # Replaced by an older file (a restore, say) since this process checked it.
-                        self._forget_checked()
-                        continue
-                    con.execute("BEGIN TRANSACTION")
-                    yield Tx(con, writable=False)
-                    con.execute("COMMIT")
-                    return
-                finally:
-                    con.close()
+            with self._session(exclusive=False) as con:
+                if not self._schema_is_current(con) and attempt == 0:
+                    # Replaced by an older file (a restore, say) since this process checked it.
+                    self._forget_checked()
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                yield Tx(con, writable=False)
+                con.execute("COMMIT")
+                return
+
+    @contextlib.contextmanager
+    def _session(self, exclusive: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Take the lock (unless this thread holds it), open the file, hand out the connection, close."""
+        held = getattr(self._local, "held", False)
+        lock = None if held else self._locked(exclusive)
+        start = time.monotonic()
+        try:
+            if lock is not None:
+                lock.__enter__()
+        except InventoryBusyError:
+            self._record_busy()
+            raise
+        acquired = time.monotonic()
+        opened: float | None = None
+        try:
+            con = self._connect(read_only=not exclusive and not held)
+            opened = time.monotonic()
+            try:
+                yield con
+            finally:
+                con.close()
+        finally:
+            if lock is not None:
+                lock.__exit__(None, None, None)
+            end = time.monotonic()
+            if opened is not None:
+                self._record(LockTiming(exclusive or held, acquired - start, opened - acquired, end - acquired))
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -227,6 +372,7 @@ class Database:
                 if "lock" not in str(exc).lower():
                     raise StoreError(f"{self.path}: cannot open the inventory ({_first_line(exc)})") from None
                 if time.monotonic() > deadline:
+                    self._record_busy()
                     raise InventoryBusyError(f"inventory busy: {self.path} is locked by another program") from None
                 time.sleep(0.02 + random.random() * 0.03)
             except duckdb.Error as exc:
@@ -260,12 +406,8 @@ class Database:
     def _ensure_checked(self) -> None:
         if str(self.path) in self._checked:
             return
-        with self._locked(exclusive=True):
-            con = self._connect(read_only=False)
-            try:
-                self._ensure_schema(con)
-            finally:
-                con.close()
+        with self._session(exclusive=True) as con:
+            self._ensure_schema(con)
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         if str(self.path) in self._checked:

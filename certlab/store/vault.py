@@ -63,8 +63,17 @@ def _check_private(path: Path) -> None:
         )
 
 
+def key_file_tmp(path: Path) -> Path:
+    """Where a key file is written before it atomically replaces the old one."""
+    return path.with_name(path.name + ".tmp")
+
+
 def create_key_file(path: Path) -> None:
-    """Write a new key file with fresh master and audit keys, mode 0600. Never overwrites."""
+    """Write a new key file with fresh master and audit keys, mode 0600. Never overwrites.
+
+    Written whole to a temporary file first and then linked into place, so a crash never leaves a
+    half-written key file.
+    """
     master = os.urandom(32)
     doc = {
         "version": 1,
@@ -72,11 +81,27 @@ def create_key_file(path: Path) -> None:
         "master_keys": {key_id_of(master): base64.b64encode(master).decode()},
         "audit_key": base64.b64encode(os.urandom(32)).decode(),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+    if path.exists():
+        raise FileExistsError(path)
+    tmp = path.with_name(f"{path.name}.new.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)  # fails if another process created the key file meanwhile
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_key_file(path: Path, ring: Keyring) -> None:
@@ -87,18 +112,15 @@ def write_key_file(path: Path, ring: Keyring) -> None:
         "master_keys": {k: base64.b64encode(v).decode() for k, v in ring.master_keys.items()},
         "audit_key": base64.b64encode(ring.audit_key).decode(),
     }
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = key_file_tmp(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a stale temporary file keeps its old mode otherwise
     with os.fdopen(fd, "w") as fh:
         json.dump(doc, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
 
 
 def load_keyring(path: Path) -> Keyring:
