@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "certlab.cli.integration_cmds",
     "certlab.cli.analytics_cmds",
     "certlab.cli.synthetic_cmds",  # after demo_cmds: it adds --certs to ``certlab demo``
+    "certlab.cli.maintenance_cmds",
 ]
 
 

@@ -12,11 +12,13 @@ from .bulk import BulkActions, SyntheticResult
 from .core import CoreActions, ImportSource
 from .integrations import IntegrationActions
 from .lifecycle import CAStatus, LifecycleActions
+from .maintenance import BackupResult, MaintenanceActions, RestoreResult
 from .reminders import DeliveryResult, ReminderActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 
 
-class Inventory(AnalyticsActions, ReminderActions, RotationActions, LifecycleActions, IntegrationActions, CoreActions, BulkActions):
+class Inventory(MaintenanceActions, AnalyticsActions, ReminderActions, RotationActions, LifecycleActions,
+                IntegrationActions, CoreActions, BulkActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -55,6 +57,5 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RotationDue",
-           "RotationOutcome", "RotationPolicy", "SyntheticResult",
-           "init", "open"]
+__all__ = ["BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport",
+           "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "init", "open"]

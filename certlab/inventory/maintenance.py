@@ -1,0 +1,233 @@
+"""Backup and restore of the inventory.
+
+A backup is a consistent copy of the database file, taken while the inventory is in use. Private keys in
+it stay encrypted under the master key, which lives in the key file, never in the database. The key
+file is copied only when asked (``with_keys``), to a separate file created 0600: whoever holds both
+files holds the keys, so keep them apart (the database copy with the ordinary backups, the key file
+where secrets are kept).
+
+A restore checks the copy first (a certlab inventory, a schema this code knows, an audit chain that
+verifies, every private key decrypts with the key file it will be used with) and only then replaces
+the inventory, atomically, keeping the replaced file beside it as ``NAME.pre-restore-TIME``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConflictError, InvalidInputError, PermissionDeniedError, StoreError
+from ..models import Action, Role
+from ..store import backup as copies
+from ..store import vault
+from .base import InventoryBase
+
+BACKUP_READERS = (Role.ADMIN, Role.AUDITOR)
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    keys_path: Path | None
+    certificates: int
+    private_keys: int
+    audit_head: str
+    audit_events: int
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "keys_path": str(self.keys_path) if self.keys_path else None,
+                "certificates": self.certificates, "private_keys": self.private_keys,
+                "audit_head": self.audit_head, "audit_events": self.audit_events, "bytes": self.size}
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    source: Path
+    path: Path
+    replaced: Path | None
+    certificates: int
+    private_keys: int
+    audit_head: str
+    checked_only: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": str(self.source), "path": str(self.path),
+                "replaced": str(self.replaced) if self.replaced else None, "certificates": self.certificates,
+                "private_keys": self.private_keys, "audit_head": self.audit_head, "checked_only": self.checked_only}
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class MaintenanceActions(InventoryBase):
+    """Backups while in use, and restores that check before they replace."""
+
+    def backup(self, out: "str | os.PathLike[str]", *, with_keys: bool = False, overwrite: bool = False) -> BackupResult:
+        """Write a consistent, checked copy of the inventory to ``out`` (mode 0600).
+
+        With ``with_keys`` the key file goes to ``OUT.keys`` (0600) as well; without, the copy can be
+        restored only with the inventory's key file (keep it, and a copy after every master-key rotation).
+        """
+        target = Path(out).expanduser().absolute()
+        self._authorize(Action.BACKUP, str(target))
+        keys_target = vault.key_file_for(target) if with_keys else None
+        self._check_target(target, overwrite)
+        if keys_target is not None:
+            self._check_target(keys_target, overwrite)
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        try:
+            key_bytes = copies.copy_under_shared_lock(self.db, partial, self.key_file)
+            assert key_bytes is not None
+            ring = self._keyring()  # the ring the copy was taken with (rotation holds the exclusive lock)
+            report = copies.check_copy(partial, str(target), ring)
+            copies.fsync_file(partial)
+            if keys_target is not None:
+                partial_keys = keys_target.with_name(f".{keys_target.name}.partial-{os.getpid()}")
+                fd = os.open(partial_keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key_bytes)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(partial_keys, keys_target)
+            os.replace(partial, target)
+            copies.fsync_dir(target.parent)
+        except OSError as exc:
+            raise StoreError(f"{target}: cannot write the backup ({exc.strerror})") from None
+        finally:
+            copies.remove_quietly(partial, copies.wal_of(partial))
+        result = BackupResult(target, keys_target, report.certificates, report.private_keys, report.audit.head,
+                              report.audit.events, target.stat().st_size)
+        with self.db.write() as tx:
+            self._audit(tx, Action.BACKUP, str(target), {
+                "with_keys": with_keys, "certificates": result.certificates, "private_keys": result.private_keys,
+                "audit_head": result.audit_head, "bytes": result.size,
+            })
+        return result
+
+    def verify_backup(self, source: "str | os.PathLike[str]", *, keys: "str | os.PathLike[str] | None" = None,
+                      expect_head: str | None = None) -> RestoreResult:
+        """Check a backup as a restore would (schema, audit chain, every key decrypts); replace nothing."""
+        src = Path(source).expanduser().absolute()
+        self._authorize(Action.AUDIT_VERIFIED, str(src), BACKUP_READERS)
+        ring = self._ring_for(src, keys)
+        scratch = self.db.path.with_name(f".{self.db.path.name}.verify-{os.getpid()}")
+        try:
+            self._stage(src, scratch)
+            report = copies.check_copy(scratch, str(src), ring, expect_head)
+        finally:
+            copies.remove_quietly(scratch, copies.wal_of(scratch))
+        with self.db.write() as tx:
+            self._audit(tx, Action.AUDIT_VERIFIED, str(src), {"backup": True, "audit_head": report.audit.head,
+                                                               "certificates": report.certificates})
+        return RestoreResult(src, self.db.path, None, report.certificates, report.private_keys, report.audit.head,
+                             checked_only=True)
+
+    def restore(self, source: "str | os.PathLike[str]", *, keys: "str | os.PathLike[str] | None" = None,
+                expect_head: str | None = None) -> RestoreResult:
+        """Replace the inventory with a backup, after checking the backup. Works on a lost inventory too.
+
+        ``keys``: the backup's key file (``OUT.keys``); without it the inventory's key file must open the
+        backup. The replaced database is kept beside it as ``NAME.pre-restore-TIME``.
+        """
+        src = Path(source).expanduser().absolute()
+        if src == self.db.path:
+            raise InvalidInputError(f"{src} is the inventory itself: restore from a backup file")
+        exists = self.db.exists()
+        if exists:
+            self._authorize(Action.RESTORED, str(src))
+        elif self.actor.role is not Role.ADMIN:
+            raise PermissionDeniedError(f"{self.actor.name} ({self.actor.role.value}) may not restore ({src}): admins only")
+        ring = self._ring_for(src, keys)
+        current = self._current_ring_or_none()
+        if current is not None and current.audit_key != ring.audit_key and exists:
+            raise ConflictError(f"{src} belongs to another inventory (its audit key differs): restore it to a new "
+                                "path, or move the current inventory away first")
+        self.db.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.db.path.with_name(f".{self.db.path.name}.restore-{os.getpid()}")
+        try:
+            self._stage(src, staged)
+            report = copies.check_copy(staged, str(src), ring, expect_head)  # nothing replaced before this passes
+            copies.fsync_file(staged)
+            replaced = self._swap_in(staged, ring, current, exists)
+        finally:
+            copies.remove_quietly(staged, copies.wal_of(staged))
+        self.db._forget_checked()
+        with self.db.write() as tx:
+            self._audit(tx, Action.RESTORED, str(src), {
+                "audit_head_restored": report.audit.head, "certificates": report.certificates,
+                "private_keys": report.private_keys, "replaced": str(replaced) if replaced else None,
+                "keys_from": "backup key file" if keys else "inventory key file",
+            })
+        return RestoreResult(src, self.db.path, replaced, report.certificates, report.private_keys, report.audit.head)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _check_target(self, target: Path, overwrite: bool) -> None:
+        if target in (self.db.path, self.key_file):
+            raise InvalidInputError(f"{target} is the inventory itself: choose another backup path")
+        if not target.parent.is_dir():
+            raise InvalidInputError(f"{target.parent}: no such folder")
+        if target.exists() and not overwrite:
+            raise ConflictError(f"{target} exists already: choose another path or overwrite it (--force)")
+        if target.is_dir():
+            raise InvalidInputError(f"{target} is a folder")
+
+    def _current_ring_or_none(self) -> vault.Keyring | None:
+        return self._keyring() if self.key_file.exists() else None
+
+    def _ring_for(self, src: Path, keys: "str | os.PathLike[str] | None") -> vault.Keyring:
+        if not src.is_file():
+            raise InvalidInputError(f"{src}: no such backup file")
+        if keys is not None:
+            return vault.load_keyring(Path(keys).expanduser().absolute())
+        if not self.key_file.exists():
+            raise StoreError(f"{self.key_file} is missing: give the backup's key file (--keys {src}.keys)")
+        return self._keyring()
+
+    @staticmethod
+    def _stage(src: Path, dest: Path) -> None:
+        try:
+            copies.private_copy(src, dest)
+            if copies.wal_of(src).exists():
+                copies.private_copy(copies.wal_of(src), copies.wal_of(dest))
+        except OSError as exc:
+            raise InvalidInputError(f"{src}: cannot be read ({exc.strerror})") from None
+
+    def _swap_in(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None, exists: bool) -> Path | None:
+        """Under the exclusive lock: keys first (a ring that opens both files), then the database."""
+        if exists:
+            with self.db.exclusive():
+                return self._replace(staged, ring, current)
+        if current is None:
+            vault.write_key_file(self.key_file, ring)
+        else:
+            vault.write_key_file(self.key_file, _merged(current, ring))
+        os.replace(staged, self.db.path)
+        copies.fsync_dir(self.db.path.parent)
+        return None
+
+    def _replace(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None) -> Path:
+        if current is None or set(ring.master_keys) - set(current.master_keys) or ring.current != current.current:
+            # Both files open with the merged ring (a crash between the two steps loses nothing); the next
+            # open drops the master keys no row uses.
+            vault.write_key_file(self.key_file, _merged(current, ring) if current else ring)
+        kept = self.db.path.with_name(f"{self.db.path.name}.pre-restore-{_stamp()}")
+        if current is not None:  # the replaced file stays restorable: its keys beside it (0600)
+            vault.write_key_file(vault.key_file_for(kept), current)
+        os.link(self.db.path, kept)
+        wal = copies.wal_of(self.db.path)
+        if wal.exists():  # a crashed writer's WAL belongs to the replaced file, never to the restored one
+            os.replace(wal, copies.wal_of(kept))
+        os.replace(staged, self.db.path)
+        copies.fsync_dir(self.db.path.parent)
+        return kept
+
+
+def _merged(current: vault.Keyring, restored: vault.Keyring) -> vault.Keyring:
+    return vault.Keyring({**current.master_keys, **restored.master_keys}, restored.current, restored.audit_key)

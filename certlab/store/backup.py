@@ -1,0 +1,136 @@
+"""Consistent copies of the inventory file, and checking a copy before it replaces anything.
+
+A copy is taken under the shared lock (readers carry on, writers wait), so no transaction is half in
+it. The copy is made whole in a private temporary file (a WAL left by a crashed writer is replayed and
+checkpointed into it), checked, and only then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..errors import StoreError
+from . import audit as audit_chain
+from . import vault
+from .db import Database, Tx, _first_line, code_schema_version
+
+_REQUIRED_TABLES = {"schema_version", "certificates", "private_keys", "audit_events"}
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What a checked copy holds."""
+
+    schema_version: int
+    certificates: int
+    private_keys: int
+    audit: audit_chain.Verification
+
+
+def wal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_copy(src: Path, dest: Path) -> None:
+    """Copy a file to ``dest``, created 0600 before any byte is written."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+        shutil.copyfileobj(inp, out, 1024 * 1024)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def copy_under_shared_lock(db: Database, dest: Path, key_file: Path | None = None) -> bytes | None:
+    """Copy the database file (and a pending WAL) to ``dest`` while holding the shared lock.
+
+    Returns the key file's bytes read under the same lock (when ``key_file`` is given), so that the
+    keys match the copy even if a master-key rotation follows.
+    """
+    keys = None
+    with db.read():
+        private_copy(db.path, dest)
+        wal = wal_of(db.path)
+        if wal.exists():
+            private_copy(wal, wal_of(dest))
+        if key_file is not None:
+            keys = key_file.read_bytes()
+    return keys
+
+
+@contextlib.contextmanager
+def open_private(path: Path, source: str) -> Iterator[Tx]:
+    """Open a private file (a temporary copy nobody else uses) read-write, without the lock."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise StoreError(f"{source}: not a certlab inventory file ({_first_line(exc)})") from None
+    try:
+        yield Tx(con, writable=True)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def check_copy(path: Path, source: str, ring: vault.Keyring, expect_head: str | None = None) -> CopyReport:
+    """Bring a private copy to the current schema and check it: audit chain, every private key.
+
+    Raises StoreError naming ``source`` and the first problem; the copy is left for the caller to delete.
+    """
+    with open_private(path, source) as tx:
+        try:
+            tables = {str(r[0]) for r in tx.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
+        except duckdb.Error as exc:
+            raise StoreError(f"{source}: cannot be read ({_first_line(exc)})") from None
+        missing = _REQUIRED_TABLES - tables
+        if missing:
+            raise StoreError(f"{source}: not a certlab inventory (no {', '.join(sorted(missing))} table)")
+        version = int(tx.scalar("SELECT coalesce(max(version), 0) FROM schema_version") or 0)
+        if version > code_schema_version():
+            raise StoreError(f"{source}: schema version {version} is newer than this certlab understands "
+                             f"({code_schema_version()}); restore it with a newer certlab")
+        Database(path)._migrate(tx.con)
+        verification = audit_chain.verify(tx, ring.audit_key, expect_head)
+        if not verification.ok:
+            raise StoreError(f"{source}: {verification.describe()}")
+        keys = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
+        for key_id, spki, enc, wrapped, master_id in keys:
+            if master_id not in ring.master_keys:
+                raise StoreError(f"{source}: private key {key_id} is wrapped by master key {master_id}, which the "
+                                 "key file does not hold (give the backup's key file with --keys)")
+            try:
+                vault.unseal(ring, int(key_id), str(spki), vault.SealedKey(bytes(enc), bytes(wrapped), str(master_id)))
+            except StoreError as exc:
+                raise StoreError(f"{source}: {exc}") from None
+        certificates = int(tx.scalar("SELECT count(*) FROM certificates"))
+    return CopyReport(code_schema_version(), certificates, len(keys), verification)
+
+
+def remove_quietly(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
