@@ -24,7 +24,7 @@ MAX_INPUT_BYTES = 512 * 1024 * 1024
 MAX_PEM_BLOCKS = 2_000_000
 MIN_EXPORT_PASSWORD = 12
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----\r?\n")
 _KEY_LABELS = {b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"}
 _PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
 
@@ -58,11 +58,7 @@ def load_bundle(data: bytes, source: str, password: bytes | None = None) -> Load
 def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
     if data.count(b"-----BEGIN") > MAX_PEM_BLOCKS:
         raise FormatError(f"{source}: more than {MAX_PEM_BLOCKS} PEM blocks")
-    blocks = [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
-    if not blocks:
-        raise FormatError(f"{source}: no complete PEM block found (truncated or not PEM)")
-    if data.count(b"-----BEGIN") != len(blocks):
-        raise FormatError(f"{source}: a PEM block is truncated or malformed")
+    blocks = _pem_blocks(data, source)
     certs: list[x509.Certificate] = []
     key: PrivateKey | None = None
     cert_blobs = [raw for label, raw in blocks if label in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")]
@@ -87,6 +83,35 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
         raise FormatError(f"{source}: no certificate found")
     read = tuple(info for _, info in read_certs) if len(read_certs) == len(certs) else ()
     return Loaded(tuple(certs), key, "pem", read)
+
+
+def _pem_blocks(data: bytes, source: str) -> list[tuple[bytes, bytes]]:
+    """(label, whole block) of every PEM block, in one pass over the data.
+
+    A regular expression that looks for each block's END line would scan to the end of the file for
+    every unterminated BEGIN line: quadratic, minutes for a hostile file of a few megabytes.
+    """
+    blocks: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while True:
+        begin = _PEM_BEGIN.search(data, pos)
+        if begin is None:
+            break
+        label = begin.group(1)
+        end = data.find(b"-----END ", begin.end())
+        following = data.find(b"-----BEGIN", begin.end())
+        end_line = b"-----END " + label + b"-----"
+        if end < 0 or 0 <= following < end or not data.startswith(end_line, end):
+            if not blocks:
+                raise FormatError(f"{source}: no complete PEM block found (truncated or not PEM)")
+            raise FormatError(f"{source}: a PEM block is truncated or malformed")
+        pos = end + len(end_line)
+        blocks.append((label, data[begin.start():pos]))
+    if not blocks:
+        raise FormatError(f"{source}: no complete PEM block found (truncated or not PEM)")
+    if data.count(b"-----BEGIN") != len(blocks):
+        raise FormatError(f"{source}: a PEM block is truncated or malformed")
+    return blocks
 
 
 def _load_pem_certificates(blobs: list[bytes], source: str) -> list[tuple[x509.Certificate, CertInfo]]:

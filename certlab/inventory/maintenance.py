@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, InvalidInputError, PermissionDeniedError, StoreError
-from ..models import Action, Role
+from ..models import Action, Outcome, Role
+from ..store import audit as audit_chain
 from ..store import backup as copies
 from ..store import vault
 from .base import InventoryBase
@@ -150,21 +151,24 @@ class MaintenanceActions(InventoryBase):
                                 "path, or move the current inventory away first")
         self.db.path.parent.mkdir(parents=True, exist_ok=True)
         staged = self.db.path.with_name(f".{self.db.path.name}.restore-{os.getpid()}")
+        kept = self.db.path.with_name(f"{self.db.path.name}.pre-restore-{_stamp()}") if exists else None
         try:
             self._stage(src, staged)
             report = copies.check_copy(staged, str(src), ring, expect_head)  # nothing replaced before this passes
+            # The restore's own audit event goes into the copy before the swap: one atomic step.
+            with copies.open_private(staged, str(src)) as tx:
+                audit_chain.append(
+                    tx, ring.audit_key, at=self.now(), actor=self.actor.name, role=self.actor.role.value,
+                    action=Action.RESTORED.value, obj=str(src), outcome=Outcome.OK.value, details={
+                        "audit_head_restored": report.audit.head, "certificates": report.certificates,
+                        "private_keys": report.private_keys, "replaced": str(kept) if kept else None,
+                        "keys_from": "backup key file" if keys else "inventory key file"})
             copies.fsync_file(staged)
-            replaced = self._swap_in(staged, ring, current, exists)
+            self._swap_in(staged, ring, current, kept)
         finally:
             copies.remove_quietly(staged, copies.wal_of(staged))
         self.db._forget_checked()
-        with self.db.write() as tx:
-            self._audit(tx, Action.RESTORED, str(src), {
-                "audit_head_restored": report.audit.head, "certificates": report.certificates,
-                "private_keys": report.private_keys, "replaced": str(replaced) if replaced else None,
-                "keys_from": "backup key file" if keys else "inventory key file",
-            })
-        return RestoreResult(src, self.db.path, replaced, report.certificates, report.private_keys, report.audit.head)
+        return RestoreResult(src, self.db.path, kept, report.certificates, report.private_keys, report.audit.head)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -199,25 +203,24 @@ class MaintenanceActions(InventoryBase):
         except OSError as exc:
             raise InvalidInputError(f"{src}: cannot be read ({exc.strerror})") from None
 
-    def _swap_in(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None, exists: bool) -> Path | None:
+    def _swap_in(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None, kept: Path | None) -> None:
         """Under the exclusive lock: keys first (a ring that opens both files), then the database."""
-        if exists:
+        if kept is not None:
             with self.db.exclusive():
-                return self._replace(staged, ring, current)
+                self._replace(staged, ring, current, kept)
+            return
         if current is None:
             vault.write_key_file(self.key_file, ring)
         else:
             vault.write_key_file(self.key_file, _merged(current, ring))
         os.replace(staged, self.db.path)
         copies.fsync_dir(self.db.path.parent)
-        return None
 
-    def _replace(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None) -> Path:
+    def _replace(self, staged: Path, ring: vault.Keyring, current: vault.Keyring | None, kept: Path) -> None:
         if current is None or set(ring.master_keys) - set(current.master_keys) or ring.current != current.current:
             # Both files open with the merged ring (a crash between the two steps loses nothing); the next
             # open drops the master keys no row uses.
             vault.write_key_file(self.key_file, _merged(current, ring) if current else ring)
-        kept = self.db.path.with_name(f"{self.db.path.name}.pre-restore-{_stamp()}")
         if current is not None:  # the replaced file stays restorable: its keys beside it (0600)
             vault.write_key_file(vault.key_file_for(kept), current)
         os.link(self.db.path, kept)
@@ -226,7 +229,6 @@ class MaintenanceActions(InventoryBase):
             os.replace(wal, copies.wal_of(kept))
         os.replace(staged, self.db.path)
         copies.fsync_dir(self.db.path.parent)
-        return kept
 
 
 def _merged(current: vault.Keyring, restored: vault.Keyring) -> vault.Keyring:
