@@ -61,6 +61,11 @@ def add_command(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    # A library's warning (a certificate with a negative serial, a PKCS#7 read as BER) is no error, and
+    # the command's output stays one line per error: certlab reports what matters itself.
+    warnings.simplefilter("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
