@@ -31,6 +31,9 @@ NOT_ACTIONS = {"as_actor", "now"}
 # admin, this test would no longer prove anything about them, so it fails instead.
 KNOWN_MUTATING = {"create_self_signed", "create_csr", "upload_signed", "import_files", "import_sources", "delete",
                   "add_credential", "rebind_credential", "delete_credential", "rotate_master_key"}
+# Audit actions that mean a private key was used or handed out: never for non-admins, although the
+# inventory does not change.
+KEY_ACTIONS = {"exported", "key_viewed", "key_used", "signed", "callout", "connection_tested"}
 # Calls that hand out key material: never for non-admins, although they change nothing.
 SECRET_CALLS = [("export", ("seeded", "pkcs12"), {"password": PASSWORD}),
                 ("export", ("seeded", "key"), {"password": PASSWORD})]
@@ -91,6 +94,15 @@ class World:
             "set_reminder_schedule": lambda: ([[30, 7]], {"certificate": "seeded"}),
             "set_reminder_recipients": lambda: (["seeded", [f"{self.fresh('ops')}@example.com"]], {}),
             "set_team": lambda: ([self.fresh("team"), ["ops@example.com"]], {}),
+            # integrations: nothing leaves this machine (a closed local port, short timeouts)
+            "request": lambda: (["seed_cred", "GET", "https://127.0.0.1:9/"], {"timeout": 2}),
+            "test_connection": lambda: (["seed_cred"], {"timeout": 2}),
+            "scan": lambda: ([["127.0.0.1:9"]], {"timeout": 2, "workers": 1}),
+            "ssl_context": lambda: (["seed_cred"], {}),
+            "jwt_bearer": lambda: (["seeded"], {"issuer": "certlab-test", "subject": "svc", "audience": "https://a.example.com"}),
+            "sign_saml": lambda: (["seeded", b'<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+                                             b'ID="_a1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">'
+                                             b'<saml:Issuer>certlab</saml:Issuer></saml:Assertion>'], {}),
         }
         if method in recipes:
             return recipes[method]()
@@ -115,7 +127,7 @@ class World:
             "folder": str(self.tmp / "out"), "out": str(self.tmp / "out.bin"), "password": PASSWORD,
             "fmt": "pem", "format": "pem", "reason": "superseded", "endpoint": "https://x.example.com",
             "purpose": "mtls", "query": "SELECT 1", "credential": "seed_cred", "user": "someone",
-            "role": "analyst", "owner": "ops", "days": 30, "at": self.inv.now(), "when": self.inv.now(),
+            "role": "analyst", "targets": ["127.0.0.1:9"], "xml": b"<a/>", "timeout": 2, "owner": "ops", "days": 30, "at": self.inv.now(), "when": self.inv.now(),
         }
         return table.get(param, "seeded")
 
@@ -166,14 +178,20 @@ class World:
                                                 sans=("leaf.example.com",))).name
 
 
+# Tables that only cache what is computed from the others (readers may refresh them).
+DERIVED_TABLES = {"lint_findings"}
+
+
 def _snapshot(inv: certlab.Inventory) -> str:
-    """A digest of every table but the audit trail, and of the key file."""
+    """A digest of every table but the audit trail and derived caches, and of the key file."""
     h = hashlib.sha256(inv.key_file.read_bytes())
     with inv.db.read() as tx:
         tables = [r[0] for r in tx.rows(
             "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
             "AND table_name <> 'audit_events' ORDER BY table_name")]
         for t in tables:
+            if t in DERIVED_TABLES:
+                continue
             h.update(t.encode())
             for row in tx.rows(f'SELECT * FROM "{t}" ORDER BY ALL'):
                 h.update(repr(row).encode())
@@ -228,17 +246,24 @@ def test_non_admins_cannot_change_anything(tmp_path: Path, db_path: Path, admin:
                 assert _denied_count(inv, who) == denied_before + 1, f"{method}: refusal of {role.value} not audited"
                 assert "may not" in str(error) or "refused" in str(error)
             outcomes[role] = denied
-        before = _snapshot(inv)
+        before, events_before = _snapshot(inv), len(inv.audit_events())
         error = _call(inv, method, args, kwargs)
+        used_keys = {e.action for e in inv.audit_events()[events_before:]} & KEY_ACTIONS
+        if used_keys:
+            assert all(outcomes.values()), f"{method} uses private keys ({used_keys}) but was allowed for {outcomes}"
         if _snapshot(inv) != before:
             mutating.add(method)
             assert all(outcomes.values()), f"{method} changes the inventory but was allowed for {outcomes}"
+        elif used_keys:
+            mutating.add(method)
         elif error is not None and not any(outcomes.values()):
             not_classified.append(f"{method}: {error}")
     missing = KNOWN_MUTATING - mutating
     assert not missing, f"argument recipes no longer make these succeed for an admin: {missing}"
     if world.ca:
         assert {"create_ca", "issue", "sign_csr", "revoke", "crl"} <= mutating
+    if hasattr(inv, "ssl_context"):
+        assert {"ssl_context", "jwt_bearer"} <= mutating  # key use is recognised
     assert not not_classified, f"add an argument recipe so these can be classified: {not_classified}"
 
 
