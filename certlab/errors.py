@@ -6,13 +6,33 @@ one line, name the file or object concerned, and never contain key material.
 
 from __future__ import annotations
 
+import re
+
+# What a pasted key looks like inside a message that quotes the user's input: PEM armour, and long
+# runs of base64 that mix upper case, lower case and digits (hex fingerprints and names do not).
+_PEM_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY-----")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
+
+
+def _redact_run(m: re.Match[str]) -> str:
+    run = m.group(0)
+    if re.search(r"[A-Z]", run) and re.search(r"[a-z]", run) and re.search(r"[0-9]", run):
+        return "[redacted]"
+    return run
+
+
+def redact(text: str) -> str:
+    """The text with anything that may be key material replaced by ``[redacted]``."""
+    return _BASE64_RUN.sub(_redact_run, _PEM_ARMOUR.sub("[redacted]", text))
+
 
 class CertlabError(Exception):
     """Base of every error certlab shows to a user."""
 
     def __init__(self, message: str) -> None:
-        # One line, always: a multi-line message would break the CLI's one-line promise.
-        super().__init__(" ".join(str(message).split()))
+        # One line, always: a multi-line message would break the CLI's one-line promise. A message that
+        # quotes input the user pasted by mistake (a key in a name field) never repeats key material.
+        super().__init__(redact(" ".join(str(message).split())))
 
     @property
     def message(self) -> str:
