@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         WrongPasswordError,
     )
     from .formats import Loaded, dump_pem, dump_pkcs12, load_bundle
-    from .inventory import ImportSource, Inventory, RotationPolicy, init, open
+    from .inventory import ImportSource, Inventory, RotationPolicy, User, init, open
     from .keys import KeyType, generate_key
     from .models import (
         Action,
@@ -87,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "load_bundle": ".formats",
     "ImportSource": ".inventory",
     "Inventory": ".inventory",
+    "User": ".inventory",
     "RotationPolicy": ".inventory",
     "init": ".inventory",
     "open": ".inventory",
@@ -133,6 +134,6 @@ __all__ = [
     "CertificateRecord", "CertlabError", "ChainError", "ConflictError", "Credential", "EndpointError", "FormatError",
     "ImportResult", "ImportSource", "InvalidInputError", "Inventory", "InventoryBusyError", "Issued", "KeyType",
     "Kind", "Loaded", "RotationPolicy", "NotFoundError", "Outcome", "PasswordRequiredError", "PermissionDeniedError", "Purpose", "Role", "Status",
-    "StoreError", "Subject", "WrongPasswordError", "__version__", "build_certificate", "build_csr",
+    "StoreError", "Subject", "User", "WrongPasswordError", "__version__", "build_certificate", "build_csr",
     "dump_pem", "dump_pkcs12", "generate_key", "init", "load_bundle", "load_csr", "open", "self_signed",
 ]

@@ -20,6 +20,9 @@ COMMAND_MODULES = [
     "certlab.cli.reminders_cmds",
     "certlab.cli.integration_cmds",
     "certlab.cli.analytics_cmds",
+    "certlab.cli.user_cmds",
+    "certlab.cli.demo_cmds",
+    "certlab.cli.dashboard_cmds",
     "certlab.cli.synthetic_cmds",  # after demo_cmds: it adds --certs to ``certlab demo``
     "certlab.cli.maintenance_cmds",
 ]

@@ -15,10 +15,11 @@ from .lifecycle import CAStatus, LifecycleActions
 from .maintenance import BackupResult, MaintenanceActions, RestoreResult
 from .reminders import DeliveryResult, ReminderActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
+from .users import User, UserActions
 
 
 class Inventory(MaintenanceActions, AnalyticsActions, ReminderActions, RotationActions, LifecycleActions,
-                IntegrationActions, CoreActions, BulkActions):
+                IntegrationActions, CoreActions, BulkActions, UserActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
@@ -57,5 +58,4 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport",
-           "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "init", "open"]
+__all__ = ["BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "User", "init", "open"]

@@ -9,7 +9,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -106,7 +106,7 @@ class InventoryBase:
     def path(self) -> Path:
         return self.db.path
 
-    def as_actor(self, actor: Actor) -> "InventoryBase":
+    def as_actor(self, actor: Actor) -> Self:
         """The same inventory, acting as someone else (the dashboard: one per signed-in user)."""
         other = copy.copy(self)
         other.actor = actor
