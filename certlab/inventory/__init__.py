@@ -14,12 +14,13 @@ from .integrations import IntegrationActions
 from .lifecycle import CAStatus, LifecycleActions
 from .maintenance import BackupResult, MaintenanceActions, RestoreResult
 from .reminders import DeliveryResult, ReminderActions
+from .reports import ReportActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
 from .users import User, UserActions
 
 
 class Inventory(MaintenanceActions, AnalyticsActions, ReminderActions, RotationActions, LifecycleActions,
-                IntegrationActions, CoreActions, BulkActions, UserActions):
+                IntegrationActions, CoreActions, BulkActions, UserActions, ReportActions):
     """A certlab inventory in one DuckDB file, acting as one actor.
 
     Action groups live in their own modules (core, lifecycle, integrations, analytics, ...) and are
