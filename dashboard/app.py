@@ -38,8 +38,9 @@ who = session.actor()
 if who is None:
     nav = st.navigation([page("sign_in.py", "Sign in", ":material/login:", default=True)], position="hidden")
 elif st.session_state.get(state.MUST_CHANGE_PASSWORD):
-    nav = st.navigation([page("change_password.py", "Choose a password", ":material/password:", default=True)],
-                        position="hidden")
+    # Its own address, so that once the password is chosen the same rerun opens the Overview.
+    nav = st.navigation([page("change_password.py", "Choose a password", ":material/password:", default=True,
+                              url_path="choose_password")], position="hidden")
 else:
     sections = {
         "Inventory": [

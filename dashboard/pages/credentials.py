@@ -1,0 +1,61 @@
+"""Named credentials: which integration uses which certificate; add, rebind, remove."""
+
+import streamlit as st
+
+from certlab import CertFilter
+from certlab.inventory.core import CREDENTIAL_PURPOSES
+from dashboard import fmt, session
+
+inv = session.inventory()
+st.title("Named credentials")
+session.role_note("add, rebind and remove named credentials.", "you can review which integration uses what.")
+session.show_flash()
+now = inv.now()
+creds = inv.credentials()
+if creds:
+    rows = []
+    for c in creds:
+        rec = inv.get(c.certificate)
+        rows.append({"Integration": c.name, "Purpose": c.purpose, "Endpoint": c.endpoint, "Certificate": c.certificate,
+                     "Certificate state": fmt.STATUS_LABELS.get(rec.status, rec.status),
+                     "Expiry": fmt.expiry_text(rec.not_after, now, rec.status), "Owner": c.owner})
+    st.dataframe(rows, hide_index=True, width="stretch")
+else:
+    st.info("No named credentials yet. Add one below so that expiries show which integrations they break.")
+
+bindable = [r.name for r in inv.list(CertFilter()) if r.stored_status == "active"]
+left, right = st.columns(2)
+with left, st.form("credential_add", clear_on_submit=False):
+    st.markdown("**Add a named credential**")
+    name = st.text_input("Name", placeholder="payment_gateway", key="cred_name")
+    cert = st.selectbox("Certificate", bindable, index=None, placeholder="choose", key="cred_cert")
+    endpoint = st.text_input("Endpoint (URL or HOST:PORT)", placeholder="https://pay.example.com/api", key="cred_endpoint")
+    purpose = st.selectbox("Purpose", CREDENTIAL_PURPOSES, key="cred_purpose")
+    owner = st.text_input("Owner (team)", key="cred_owner")
+    if st.form_submit_button("Add", type="primary"):
+        if not cert:
+            st.error("Choose the certificate the integration uses.")
+        elif session.attempt(lambda: inv.add_credential(name.strip(), certificate=cert, endpoint=endpoint,
+                                                        purpose=purpose, owner=owner.strip())):
+            session.flash("success", f"Named credential {name.strip()} added.")
+            st.rerun()
+with right:
+    if creds:
+        with st.form("credential_rebind"):
+            st.markdown("**Rebind to another certificate**")
+            which = st.selectbox("Named credential", [c.name for c in creds], key="rebind_name")
+            to = st.selectbox("New certificate", bindable, index=None, placeholder="choose", key="rebind_cert")
+            if st.form_submit_button("Rebind"):
+                if not to:
+                    st.error("Choose the new certificate.")
+                elif session.attempt(lambda: inv.rebind_credential(which, to)):
+                    session.flash("success", f"{which} now uses {to}.")
+                    st.rerun()
+        with st.form("credential_delete"):
+            st.markdown("**Remove**")
+            which_del = st.selectbox("Named credential", [c.name for c in creds], key="delete_cred_name")
+            if st.form_submit_button("Remove named credential"):
+                if session.attempt(lambda: inv.delete_credential(which_del)) is None and \
+                        which_del not in {c.name for c in inv.credentials()}:
+                    session.flash("success", f"Named credential {which_del} removed.")
+                    st.rerun()

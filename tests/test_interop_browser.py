@@ -1,0 +1,157 @@
+"""The README's main command in a real browser: `certlab dashboard` on a fresh database (demo seeded,
+one-time passwords printed), driven with Playwright through Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import certlab
+from certlab import Actor, Role
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+NEW_PASSWORD = "browser test password"
+
+pytestmark = [pytest.mark.slow, pytest.mark.interop,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is installed by scripts/setup")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the dashboard did not become healthy")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    db = tmp_path / "data" / "certlab.duckdb"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")}
+    env["PYTHONPATH"] = str(ROOT)
+    log = (tmp_path / "dashboard.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "certlab", "--db", str(db), "dashboard", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        log.seek(0)
+        printed = log.read()
+        passwords = dict(re.findall(r"^\s+(admin|auditor)\s+\((?:admin|auditor)\)\s+(\S+)$", printed, re.M))
+        assert set(passwords) == {"admin", "auditor"}, printed
+        yield url, db, passwords
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _shot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, Path, dict[str, str]]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, passwords = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+
+        # Sign in with the printed one-time password, then choose a new one.
+        expect(page.get_by_text("Sign in to certlab")).to_be_visible()
+        _shot(page, "sign-in")
+        page.get_by_role("textbox", name="User name").fill("admin")
+        page.get_by_role("textbox", name="Password", exact=True).fill(passwords["admin"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Choose a password").first).to_be_visible()
+        page.get_by_role("textbox", name="Current password").fill(passwords["admin"])
+        page.get_by_role("textbox", name="New password", exact=True).fill(NEW_PASSWORD)
+        page.get_by_role("textbox", name="New password again").fill(NEW_PASSWORD)
+        page.get_by_role("button", name="Save password").click()
+
+        # Overview of the demo inventory.
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.get_by_text("Verified:")).to_be_visible()
+        page.wait_for_timeout(1500)  # let the charts draw
+        _shot(page, "overview")
+
+        # Create a self-signed certificate through the form.
+        page.get_by_role("link", name="Create").click()
+        expect(page.get_by_role("heading", name="Create")).to_be_visible()
+        page.get_by_role("textbox", name="Label", exact=True).first.fill("Browser test")
+        page.get_by_role("textbox", name="Unique name").first.fill("browser_test_cert")
+        sans = page.get_by_role("textbox", name="Subject alternative names (one per line)").first
+        sans.fill("browser.example.com")
+        sans.press("Control+Enter")
+        page.get_by_role("button", name="Create self-signed certificate").click()
+        expect(page.get_by_text("Created browser_test_cert")).to_be_visible()
+        _shot(page, "create")
+
+        # Find it in the table.
+        page.get_by_role("link", name="Certificates").click()
+        expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+        search = page.get_by_role("textbox", name="Search")
+        search.fill("browser_test")
+        search.press("Enter")
+        expect(page.get_by_text("1 certificates match")).to_be_visible()
+        expect(page.get_by_role("heading", name="Browser test")).to_be_visible()  # opened: it was just created
+        page.wait_for_timeout(1000)
+        _shot(page, "certificates")
+
+        # The expiry timeline and the audit trail.
+        search.fill("")
+        search.press("Enter")
+        page.get_by_role("link", name="Expiry timeline").click()
+        expect(page.get_by_role("heading", name="Renewal load")).to_be_visible()
+        page.wait_for_selector("canvas, svg.marks", state="attached")
+        page.wait_for_timeout(2000)
+        _shot(page, "timeline")
+        page.get_by_role("link", name="Audit trail").click()
+        expect(page.get_by_text("The audit chain is intact")).to_be_visible()
+        page.wait_for_timeout(1000)
+        _shot(page, "audit")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("Sign in to certlab")).to_be_visible()
+        browser.close()
+
+    inv = certlab.open(db, actor=Actor("check", Role.AUDITOR))
+    rec = inv.get("browser_test_cert")
+    assert rec.kind == "self_signed" and rec.sans == ("browser.example.com",)
+    created = [e for e in inv.audit_events() if e.object == "browser_test_cert" and e.action == "created"]
+    assert [(e.actor, e.outcome) for e in created] == [("admin", "ok")]
+    assert inv.authenticate("admin", NEW_PASSWORD).role is Role.ADMIN
