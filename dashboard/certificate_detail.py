@@ -15,7 +15,7 @@ from . import fmt, session, state
 
 def show(inv: Any, r: CertificateRecord, now: dt.datetime) -> None:
     st.subheader(f"{r.label or r.name}")
-    st.markdown(f"**{fmt.STATUS_LABELS.get(r.status, r.status)}** · {fmt.KIND_LABELS.get(r.kind, r.kind)} · "
+    st.markdown(f"**{fmt.STATUS_MARKDOWN.get(r.status, r.status)}** · {fmt.KIND_LABELS.get(r.kind, r.kind)} · "
                 f"<span title='{fmt.utc_text(r.not_after)}'>{fmt.expiry_text(r.not_after, now, r.status)}</span>",
                 unsafe_allow_html=True)
     left, right = st.columns(2)

@@ -47,13 +47,23 @@ def _today(now: dt.datetime) -> alt.LayerChart:
     return rule + text
 
 
+PAST, FUTURE = dt.timedelta(days=365), dt.timedelta(days=730)
+
+
+def window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The time axis: a year back, two years ahead; longer validity is cut at the edges."""
+    return now - PAST, now + FUTURE
+
+
 def timeline_chart(frame: pd.DataFrame, now: dt.datetime, *, width: int = 900) -> alt.LayerChart:
     """Each certificate from not_before to not_after, coloured by status; today and 30/60/90-day bands."""
-    height = max(160, min(18 * len(frame), 5400))
-    bars = alt.Chart(frame).mark_bar(height=10, cornerRadius=3).encode(
-        x=alt.X("not_before:T", title="Validity (UTC)"),
+    height = max(160, min(22 * len(frame), 6600))
+    start, end = window(now)
+    bars = alt.Chart(frame).mark_bar(height=12, cornerRadius=3, clip=True).encode(
+        x=alt.X("not_before:T", title="Validity (UTC)", scale=alt.Scale(domain=[start.isoformat(), end.isoformat()])),
         x2="not_after:T",
-        y=alt.Y("name:N", sort=alt.EncodingSortField("not_after", order="ascending"), title=None),
+        y=alt.Y("name:N", sort=alt.EncodingSortField("not_after", order="ascending"), title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=220)),
         color=alt.Color("status:N", scale=_colour_scale(), legend=alt.Legend(title="Status", orient="top")),
         tooltip=[alt.Tooltip("name:N", title="Certificate"), alt.Tooltip("issuer:N", title="Issuer"),
                  alt.Tooltip("credentials:N", title="Used by"), alt.Tooltip("not_after:T", title="Expires (UTC)",
@@ -65,8 +75,9 @@ def timeline_chart(frame: pd.DataFrame, now: dt.datetime, *, width: int = 900) -
 
 def expiry_points_chart(bins: pd.DataFrame, now: dt.datetime, *, width: int = 900) -> alt.LayerChart:
     """For large inventories: one point per week and status, sized by how many certificates expire then."""
-    points = alt.Chart(bins).mark_circle(opacity=0.8).encode(
-        x=alt.X("start:T", title="Expiry (UTC)"),
+    start, end = window(now)
+    points = alt.Chart(bins).mark_circle(opacity=0.8, clip=True).encode(
+        x=alt.X("start:T", title="Expiry (UTC)", scale=alt.Scale(domain=[start.isoformat(), end.isoformat()])),
         y=alt.Y("status:N", title=None, sort=list(STATUS_COLOURS)),
         size=alt.Size("count:Q", title="Certificates"),
         color=alt.Color("status:N", scale=_colour_scale(), legend=None),

@@ -11,13 +11,22 @@ import pandas as pd
 from certlab import CertificateRecord
 
 STATUS_LABELS = {
-    "active": "🟢 active", "expiring": "🟠 expiring", "expired": "🔴 expired", "pending": "⚪ pending",
-    "revoked": "⛔ revoked", "retired": "⚫ retired",
+    "active": "active", "expiring": "expiring", "expired": "EXPIRED", "pending": "pending",
+    "revoked": "REVOKED", "retired": "retired",
+}
+STATUS_MARKDOWN = {  # Streamlit's coloured text, for the detail view
+    "active": ":green[active]", "expiring": ":orange[expiring]", "expired": ":red[expired]",
+    "pending": ":gray[pending]", "revoked": ":red[revoked]", "retired": ":gray[retired]",
 }
 KIND_LABELS = {
     "self_signed": "self-signed", "ca_signed": "CA-signed", "imported": "imported", "trusted_ca": "trusted CA",
     "internal_ca": "internal CA", "discovered": "discovered",
 }
+
+
+def count_text(n: int, one: str, many: str) -> str:
+    """"1 certificate matches", "3 certificates match"."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def utc_text(value: dt.datetime | None) -> str:

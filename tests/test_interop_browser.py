@@ -77,7 +77,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
 
 
 def _shot(page: object, name: str) -> None:
+    """A screenshot once the app has finished running (no running indicator) and charts have drawn."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")  # type: ignore[attr-defined]
+    page.wait_for_timeout(700)  # type: ignore[attr-defined]
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
@@ -88,7 +92,7 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
         page.set_default_timeout(60_000)
         page.goto(url)
 
@@ -128,7 +132,7 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
         search = page.get_by_role("textbox", name="Search")
         search.fill("browser_test")
         search.press("Enter")
-        expect(page.get_by_text("1 certificates match")).to_be_visible()
+        expect(page.get_by_text("1 certificate matches")).to_be_visible()
         expect(page.get_by_role("heading", name="Browser test")).to_be_visible()  # opened: it was just created
         page.wait_for_timeout(1000)
         _shot(page, "certificates")

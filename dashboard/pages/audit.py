@@ -48,7 +48,7 @@ now = inv.now()
 if not events:
     st.info("No event matches these filters.")
 else:
-    st.caption(f"{total:,} events match · page {page} of {pages} · newest first")
+    st.caption(f"{fmt.count_text(total, 'event matches', 'events match')} · page {page} of {pages} · newest first")
     st.dataframe([{"#": e.seq, "When": fmt.ago_text(e.at, now), "UTC": fmt.utc_text(e.at), "Actor": e.actor,
                    "Role": e.role, "Action": e.action, "Object": e.object, "Outcome": e.outcome,
                    "Details": ", ".join(f"{k}={v}" for k, v in e.details.items())} for e in events],

@@ -23,7 +23,7 @@ if page.total == 0:
             if f.active_count() else "The inventory is empty: create or import a certificate on **Create**.")
     st.stop()
 
-st.caption(f"{page.total:,} certificates match · page {page.page} of {page.pages} · soonest expiry first")
+st.caption(f"{fmt.count_text(page.total, 'certificate matches', 'certificates match')} · page {page.page} of {page.pages} · soonest expiry first")
 st.dataframe(fmt.records_frame(page.records, now), hide_index=True, width="stretch",
              column_config={"Not after (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 nav = st.columns([1, 1, 6])

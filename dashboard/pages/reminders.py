@@ -50,14 +50,33 @@ else:
     st.caption("No rotation or cut-over yet.")
 
 st.subheader("Reminders")
-reminders = getattr(inv, "reminders", None)
-if callable(reminders):
-    st.dataframe([r.to_json() if hasattr(r, "to_json") else r for r in reminders()], hide_index=True, width="stretch")
+settings = inv.reminder_settings()
+thresholds, source = inv.reminder_schedule()
+channels = [c for c in ("smtp", "webhook") if settings.get(c)]
+st.markdown(f"Reminders go out **{', '.join(str(t) for t in thresholds)} days** before expiry ({source} schedule) "
+            f"through **{' and '.join(channels) if channels else 'no channel yet'}**.")
+if not channels:
+    st.info("No reminder channel is configured: set SMTP or a webhook with `certlab reminders configure`, "
+            "then reminders are sent by `certlab reminders send` (e.g. from cron).")
+due_reminders = inv.reminders_due()
+st.markdown("**Due now**")
+if due_reminders:
+    st.dataframe([{"Certificate": r.certificate, "Threshold (days)": r.threshold, "Days left": r.days_left,
+                   "Breaks": ", ".join(r.credentials) or "—", "Recipients": ", ".join(r.recipients) or "(none set)",
+                   "Kind": r.kind} for r in due_reminders], hide_index=True, width="stretch")
+    if session.is_admin() and channels and st.button("Send due reminders now", key="send_reminders"):
+        with st.spinner("Sending..."):
+            results = session.attempt(inv.send_reminders)
+        if results is not None:
+            st.dataframe([r.to_json() for r in results], hide_index=True, width="stretch")
 else:
-    sent = inv.audit_events(AuditFilter(action="reminder_sent", newest_first=True, limit=20))
-    if sent:
-        st.dataframe([{"When (UTC)": fmt.utc_text(e.at), "About": e.object, **e.details} for e in sent],
-                     hide_index=True, width="stretch")
-    else:
-        st.info("No expiry reminders are set up in this installation yet: the Overview and the timeline show "
-                "what expires; rotation above renews it.")
+    st.success("No reminder is due.")
+st.markdown("**Sent**")
+deliveries = inv.reminder_deliveries()
+if deliveries:
+    st.dataframe(list(reversed(deliveries[-200:])), hide_index=True, width="stretch")
+else:
+    st.caption("Nothing sent yet.")
+st.download_button("Expiry calendar (iCalendar)", data=lambda: inv.expiry_calendar().bytes(),
+                   file_name="certlab-expiries.ics", mime="text/calendar", on_click="ignore",
+                   icon=":material/calendar_month:", key="ics")
