@@ -60,7 +60,8 @@ def timeline_chart(frame: pd.DataFrame, now: dt.datetime, *, width: int = 900) -
     height = max(160, min(22 * len(frame), 6600))
     start, end = window(now)
     bars = alt.Chart(frame).mark_bar(height=12, cornerRadius=3, clip=True).encode(
-        x=alt.X("not_before:T", title="Validity (UTC)", scale=alt.Scale(domain=[start.isoformat(), end.isoformat()])),
+        x=alt.X("not_before:T", title="Validity (UTC)", scale=alt.Scale(domain=[start.isoformat(), end.isoformat()]),
+                axis=alt.Axis(format="%b %Y")),
         x2="not_after:T",
         y=alt.Y("name:N", sort=alt.EncodingSortField("not_after", order="ascending"), title=None,
                 axis=alt.Axis(labelOverlap=False, labelLimit=220)),
