@@ -93,8 +93,13 @@ def _actions(inv: Any, r: CertificateRecord) -> None:
                 else:
                     blob = session.attempt(lambda: inv.export(r.name, "pkcs12", password=pw))
                     if blob is not None:
-                        st.download_button(f"Save {blob.filename}", blob.bytes(), file_name=blob.filename,
-                                           mime=blob.media_type, icon=":material/key:")
+                        st.session_state[state.PREPARED_DOWNLOAD] = (r.name, blob)
+        prepared = st.session_state.get(state.PREPARED_DOWNLOAD)
+        if prepared and prepared[0] == r.name and prepared[1].secret:
+            blob = prepared[1]
+            st.success("Keystore ready (encrypted with your password); the export is in the audit trail.")
+            st.download_button(f"Save {blob.filename}", blob.bytes(), file_name=blob.filename, mime=blob.media_type,
+                               icon=":material/key:", key=f"save_p12_{r.name}", on_click="ignore")
     with tabs[2]:
         if r.status != "pending":
             st.caption("Only a pending CSR waits for a signed certificate.")

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import duckdb
+import pytest
 from streamlit.testing.v1 import AppTest
 
 import certlab
@@ -74,6 +75,28 @@ def test_auditor_keystore_export_is_refused_shown_and_audited(demo_db: Path) -> 
     assert any("may not" in e and "jenkins_agent" in e for e in errors(at))
     event = _last(demo_db, action="exported", object="jenkins_agent", actor="auditor")
     assert event.outcome == "denied"
+
+
+def test_admin_exports_a_keystore_with_the_password_asked_twice(demo_db: Path) -> None:
+    at = _open(app_as("admin", "certificates"), "jenkins_agent")
+    fields = [t for t in at.text_input if t.form_id == "export_jenkins_agent"]
+    fields[0].input("a long keystore password")
+    fields[1].input("another long password")
+    [b for b in at.button if b.form_id == "export_jenkins_agent"][0].click()
+    at.run()
+    assert "The two passwords differ." in errors(at)
+    fields = [t for t in at.text_input if t.form_id == "export_jenkins_agent"]
+    fields[0].input("a long keystore password")
+    fields[1].input("a long keystore password")
+    [b for b in at.button if b.form_id == "export_jenkins_agent"][0].click()
+    at.run()
+    assert not errors(at)
+    assert any(b.label == "Save jenkins_agent.p12" for b in at.get("download_button"))
+    _, blob = at.session_state[state.PREPARED_DOWNLOAD]
+    loaded = certlab.load_bundle(blob.bytes(), "p12", b"a long keystore password")
+    assert loaded.private_key is not None
+    event = _last(demo_db, action="exported", object="jenkins_agent", actor="admin")
+    assert event.outcome == "ok" and "a long keystore password" not in str(event.details)
 
 
 def test_delete_in_use_is_blocked_saying_by_what(demo_db: Path) -> None:
@@ -217,7 +240,7 @@ def test_audit_trail_filters_and_shows_a_broken_chain_plainly(demo_db: Path) -> 
 def test_named_credential_add_and_auditor_refusal(demo_db: Path) -> None:
     at = app_as("admin", "credentials")
     at.text_input(key="cred_name").input("crm_sync")
-    at.selectbox(key="cred_cert").select("kafka_broker_1")
+    at.text_input(key="cred_cert").input("kafka_broker_1")
     at.text_input(key="cred_endpoint").input("https://crm.example.com/sync")
     at.selectbox(key="cred_purpose").select("mtls")
     [b for b in at.button if b.form_id == "credential_add"][0].click()
@@ -226,12 +249,24 @@ def test_named_credential_add_and_auditor_refusal(demo_db: Path) -> None:
     assert open_inv(demo_db).credential("crm_sync").certificate == "kafka_broker_1"
     at = app_as("auditor", "credentials")
     at.text_input(key="cred_name").input("auditor_cred")
-    at.selectbox(key="cred_cert").select("kafka_broker_1")
+    at.text_input(key="cred_cert").input("kafka_broker_1")
     at.text_input(key="cred_endpoint").input("https://x.example.com")
     [b for b in at.button if b.form_id == "credential_add"][0].click()
     at.run()
     assert any("may not" in e for e in errors(at))
     assert _last(demo_db, object="auditor_cred").outcome == "denied"
+
+
+def test_named_credential_errors_in_the_form(demo_db: Path) -> None:
+    at = app_as("admin", "credentials")
+    at.text_input(key="cred_name").input("bad_cred")
+    at.text_input(key="cred_cert").input("erp_client_2027")  # pending
+    at.text_input(key="cred_endpoint").input("https://erp.example.com")
+    [b for b in at.button if b.form_id == "credential_add"][0].click()
+    at.run()
+    assert any("erp_client_2027 is pending" in e for e in errors(at))
+    with pytest.raises(certlab.NotFoundError):
+        open_inv(demo_db).credential("bad_cred")
 
 
 def test_reminders_and_rotation_page(demo_db: Path) -> None:

@@ -87,6 +87,20 @@ class ExpiryRange:
 
 
 @dataclass(frozen=True)
+class CredentialState:
+    """A named credential with the state of the certificate it uses (one query for all of them)."""
+
+    name: str
+    purpose: str
+    endpoint: str
+    owner: str
+    certificate: str
+    status: str  # as on the Certificates page: active, expiring, expired, revoked, retired, pending
+    not_after: dt.datetime | None
+    days_to_expiry: int | None
+
+
+@dataclass(frozen=True)
 class FilterOptions:
     kinds: tuple[str, ...]
     key_types: tuple[str, ...]
@@ -123,8 +137,10 @@ class ReportActions(InventoryBase):
             assert creds is not None
             kinds = dict(tx.rows("SELECT kind, count(*) FROM certificates GROUP BY kind ORDER BY 2 DESC"))
             keys = dict(tx.rows("SELECT coalesce(key_type, '?'), count(*) FROM certificates GROUP BY 1 ORDER BY 2 DESC"))
-        return Summary(now, *[int(v) for v in counts], credentials=int(creds[0]), credentials_at_risk=int(creds[1]),
-                       by_kind=kinds, by_key_type=keys)
+        n = [int(v) for v in counts]
+        return Summary(at=now, total=n[0], active=n[1], expiring_30=n[2], expiring_60=n[3], expiring_90=n[4],
+                       expired=n[5], pending=n[6], revoked=n[7], retired=n[8], credentials=int(creds[0]),
+                       credentials_at_risk=int(creds[1]), by_kind=kinds, by_key_type=keys)
 
     def certificate_page(self, filters: CertFilter | None = None, *, expiry: ExpiryRange | None = None,
                          page: int = 1, page_size: int = 50, at: dt.datetime | None = None) -> CertificatePage:
@@ -162,6 +178,18 @@ class ReportActions(InventoryBase):
                "GROUP BY b ORDER BY b")
         with self.db.read() as tx:
             return [ExpiryBin(r[0], int(r[1]), int(r[2]), int(r[3])) for r in tx.rows(sql, params)]
+
+    def credential_states(self, *, at: dt.datetime | None = None) -> list[CredentialState]:
+        """Every named credential and its certificate's state, soonest expiry first."""
+        self._authorize(Action.QUERIED, "credentials", READERS)
+        when = at or self.now()
+        sql = ("SELECT n.name, n.purpose, n.endpoint, n.owner, c.name, " + self._status_sql() + ", c.not_after "
+               "FROM named_credentials n JOIN certificates c ON c.id = n.certificate_id "
+               "ORDER BY c.not_after NULLS LAST, n.name")
+        with self.db.read() as tx:
+            rows = tx.rows(sql, self._time_params(when))
+        return [CredentialState(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+                                None if r[6] is None else (r[6] - when).days) for r in rows]
 
     def filter_options(self) -> FilterOptions:
         """The values the filters offer: kinds, key types, issuers (most common first), credentials."""

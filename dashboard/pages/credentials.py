@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from certlab import CertFilter
 from certlab.inventory.core import CREDENTIAL_PURPOSES
 from dashboard import fmt, session
 
@@ -11,24 +10,21 @@ st.title("Named credentials")
 session.role_note("add, rebind and remove named credentials.", "you can review which integration uses what.")
 session.show_flash()
 now = inv.now()
-creds = inv.credentials()
+creds = inv.credential_states(at=now)
 if creds:
-    rows = []
-    for c in creds:
-        rec = inv.get(c.certificate)
-        rows.append({"Integration": c.name, "Purpose": c.purpose, "Endpoint": c.endpoint, "Certificate": c.certificate,
-                     "Certificate state": fmt.STATUS_LABELS.get(rec.status, rec.status),
-                     "Expiry": fmt.expiry_text(rec.not_after, now, rec.status), "Owner": c.owner})
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe([{"Integration": c.name, "Purpose": c.purpose, "Endpoint": c.endpoint, "Certificate": c.certificate,
+                   "Certificate state": fmt.STATUS_LABELS.get(c.status, c.status),
+                   "Expiry": fmt.expiry_text(c.not_after, now, c.status), "Owner": c.owner} for c in creds],
+                 hide_index=True, width="stretch")
 else:
     st.info("No named credentials yet. Add one below so that expiries show which integrations they break.")
 
-bindable = [r.name for r in inv.list(CertFilter()) if r.stored_status == "active"]
 left, right = st.columns(2)
 with left, st.form("credential_add", clear_on_submit=False):
     st.markdown("**Add a named credential**")
     name = st.text_input("Name", placeholder="payment_gateway", key="cred_name")
-    cert = st.selectbox("Certificate", bindable, index=None, placeholder="choose", key="cred_cert")
+    cert = st.text_input("Certificate (unique name)", placeholder="payments_mtls", key="cred_cert",
+                         help="Find it on Certificates; pending, revoked or retired ones cannot be bound.").strip()
     endpoint = st.text_input("Endpoint (URL or HOST:PORT)", placeholder="https://pay.example.com/api", key="cred_endpoint")
     purpose = st.selectbox("Purpose", CREDENTIAL_PURPOSES, key="cred_purpose")
     owner = st.text_input("Owner (team)", key="cred_owner")
@@ -44,7 +40,7 @@ with right:
         with st.form("credential_rebind"):
             st.markdown("**Rebind to another certificate**")
             which = st.selectbox("Named credential", [c.name for c in creds], key="rebind_name")
-            to = st.selectbox("New certificate", bindable, index=None, placeholder="choose", key="rebind_cert")
+            to = st.text_input("New certificate (unique name)", key="rebind_cert").strip()
             if st.form_submit_button("Rebind"):
                 if not to:
                     st.error("Choose the new certificate.")

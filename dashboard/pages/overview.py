@@ -40,13 +40,11 @@ with left:
             st.caption(f"{page.total - len(page.records)} more expire within 90 days: see **Certificates**.")
 with right:
     st.subheader("Integrations at risk")
-    creds = inv.credentials()
-    at_risk = []
-    for c in creds:
-        rec = inv.get(c.certificate)
-        if rec.status in ("expired", "revoked", "retired") or (rec.days_to_expiry is not None and rec.days_to_expiry <= 30):
-            at_risk.append({"Integration": c.name, "Certificate": c.certificate,
-                            "State": fmt.expiry_text(rec.not_after, s.at, rec.status), "Endpoint": c.endpoint})
+    creds = inv.credential_states()
+    at_risk = [{"Integration": c.name, "Certificate": c.certificate,
+                "State": fmt.expiry_text(c.not_after, s.at, c.status), "Endpoint": c.endpoint}
+               for c in creds if c.status in ("expired", "revoked", "retired", "pending")
+               or (c.days_to_expiry is not None and c.days_to_expiry <= 30)]
     if at_risk:
         st.dataframe(at_risk, hide_index=True, width="stretch")
     elif creds:
