@@ -221,5 +221,6 @@ def seed_demo(inv: Inventory, progress: Callable[[str], None] | None = None) -> 
     admin.create_self_signed(_spec(name="test_tmp", label="Temporary test", key_type="ec-p256", days=7))
     admin.delete("test_tmp")
     auditor.verify_audit()
+    auditor.lint()  # policy findings for the Overview
     return DemoSummary(certificates=inv.count(), credentials=len(inv.credentials()),
                        audit_events=len(inv.audit_events()))

@@ -41,11 +41,15 @@ def show(inv: Any, r: CertificateRecord, now: dt.datetime) -> None:
             except CertlabError as exc:
                 st.caption(str(exc))
         st.markdown("**Lint findings**")
-        if r.findings:
-            for finding in r.findings:
-                st.caption(f"{finding.get('severity', '')}: {finding.get('message', finding)}")
+        if r.status == "pending":
+            st.caption("Checked once the signed certificate is uploaded.")
         else:
-            st.caption("None recorded.")
+            reports = session.attempt(lambda: inv.lint(r.name))
+            findings = [f for rep in reports or [] for f in rep.findings]
+            for finding in findings:
+                st.caption(f"{finding.severity.value}: {finding.message}")
+            if reports is not None and not findings:
+                st.caption("None: the certificate meets the policy.")
     _actions(inv, r)
 
 

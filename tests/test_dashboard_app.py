@@ -82,6 +82,7 @@ def test_overview_shows_counts_expiries_and_chain(demo_db: Path) -> None:
     assert metrics["Certificates"] == str(summary.total)
     assert metrics["Expired"] == str(summary.expired) and int(metrics["Expired"]) >= 3
     assert metrics["Pending CSRs"] == str(summary.pending)
+    assert summary.linted_at is not None and metrics["Findings"] == str(summary.findings)
     page = texts(at)
     assert "Verified:" in page and "unbroken" in page
     frames = [df.value for df in at.dataframe]

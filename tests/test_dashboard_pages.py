@@ -307,3 +307,30 @@ def test_users_page_admin_adds_auditor_reviews(demo_db: Path) -> None:
     at = app_as("auditor", "users")
     assert "newbie" in set(at.dataframe[0].value["User"])
     assert not [t for t in at.text_input if t.key == "user_add_name"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+def test_connection_test_failure_is_shown_and_audited(demo_db: Path) -> None:
+    admin = open_inv(demo_db).as_actor(Actor("admin", Role.ADMIN))
+    admin.add_credential("local_probe", certificate="payments_mtls", endpoint=f"127.0.0.1:{_closed_port()}",
+                         purpose="mtls")
+    at = app_as("admin", "credentials")
+    at.selectbox(key="test_cred_name").select("local_probe")
+    [b for b in at.button if b.form_id == "credential_test"][0].click()
+    at.run()
+    assert any("local_probe" in e or "127.0.0.1" in e for e in errors(at)), errors(at)
+    event = _last(demo_db, action="connection_tested", object="local_probe")
+    assert event.actor == "admin" and event.outcome != "ok"
+    at = app_as("auditor", "credentials")
+    at.selectbox(key="test_cred_name").select("local_probe")
+    [b for b in at.button if b.form_id == "credential_test"][0].click()
+    at.run()
+    assert any("may not" in e for e in errors(at))
+    assert _last(demo_db, action="connection_tested", actor="auditor").outcome == "denied"

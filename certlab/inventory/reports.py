@@ -48,6 +48,9 @@ class Summary:
     credentials_at_risk: int  # bound to a certificate expired or expiring within 30 days
     by_kind: Mapping[str, int] = field(default_factory=dict)
     by_key_type: Mapping[str, int] = field(default_factory=dict)
+    findings: int = 0             # lint findings (errors and warnings) as of the last lint run
+    findings_errors: int = 0
+    linted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,14 @@ class ReportActions(InventoryBase):
             assert creds is not None
             kinds = dict(tx.rows("SELECT kind, count(*) FROM certificates GROUP BY kind ORDER BY 2 DESC"))
             keys = dict(tx.rows("SELECT coalesce(key_type, '?'), count(*) FROM certificates GROUP BY 1 ORDER BY 2 DESC"))
+            lint = tx.one("SELECT count(*) FILTER (WHERE severity IN ('error', 'warning')), "
+                          "count(*) FILTER (WHERE severity = 'error'), max(linted_at) FROM lint_findings")
+            assert lint is not None
         n = [int(v) for v in counts]
         return Summary(at=now, total=n[0], active=n[1], expiring_30=n[2], expiring_60=n[3], expiring_90=n[4],
                        expired=n[5], pending=n[6], revoked=n[7], retired=n[8], credentials=int(creds[0]),
-                       credentials_at_risk=int(creds[1]), by_kind=kinds, by_key_type=keys)
+                       credentials_at_risk=int(creds[1]), by_kind=kinds, by_key_type=keys,
+                       findings=int(lint[0]), findings_errors=int(lint[1]), linted_at=lint[2])
 
     def certificate_page(self, filters: CertFilter | None = None, *, expiry: ExpiryRange | None = None,
                          page: int = 1, page_size: int = 50, at: dt.datetime | None = None) -> CertificatePage:
@@ -311,6 +318,8 @@ def _summary_text(s: Summary, since: dt.datetime, until: dt.datetime, events: in
         f"- Certificates: {s.total} (active {s.active}, pending {s.pending}, revoked {s.revoked}, retired {s.retired})",
         f"- Expired: {s.expired}; expiring within 30 / 60 / 90 days: {s.expiring_30} / {s.expiring_60} / {s.expiring_90}",
         f"- Named credentials: {s.credentials} ({s.credentials_at_risk} on a certificate expired or expiring within 30 days)",
+        f"- Lint findings (errors and warnings): {s.findings}" + (f", as of {iso(s.linted_at)}" if s.linted_at else
+                                                                   " (lint has not run)"),
         "",
         "## In the period",
         f"- Audit events: {events} ({refused} refused or failed)",

@@ -55,3 +55,22 @@ with right:
                         which_del not in {c.name for c in inv.credentials()}:
                     session.flash("success", f"Named credential {which_del} removed.")
                     st.rerun()
+
+if creds:
+    st.subheader("Test connection")
+    st.caption("A real TLS handshake with the endpoint, presenting the certificate for mTLS credentials. Audited.")
+    with st.form("credential_test"):
+        which_test = st.selectbox("Named credential", [c.name for c in creds], key="test_cred_name")
+        if st.form_submit_button("Test connection", icon=":material/network_check:"):
+            with st.spinner(f"Connecting for {which_test}..."):
+                report = session.attempt(lambda: inv.test_connection(which_test, timeout=10.0))
+            if report is not None:
+                if report.connected:
+                    st.success(f"Connected to {report.endpoint} ({report.tls_version}); server "
+                               f"{'trusted' if report.server_trusted else 'NOT trusted'}"
+                               + ("" if report.client_cert_accepted is None else
+                                  f"; our certificate {'accepted' if report.client_cert_accepted else 'refused'}"))
+                else:
+                    st.error(f"Could not connect to {report.endpoint}: {report.reason or report.problem}")
+                for note in report.notes:
+                    st.caption(note)

@@ -19,9 +19,15 @@ cols[3].metric("Expiring ≤ 60 d", s.expiring_60)
 cols[4].metric("Expiring ≤ 90 d", s.expiring_90)
 cols[5].metric("Expired", s.expired)
 cols[6].metric("Pending CSRs", s.pending)
-findings = getattr(inv, "findings_count", None)
-cols[7].metric("Findings", findings() if callable(findings) else "—",
-               help=None if callable(findings) else "Certificate lint is not part of this installation yet.")
+cols[7].metric("Findings", s.findings if s.linted_at else "—",
+               help=(f"Lint errors and warnings as of {fmt.utc_text(s.linted_at)} ({s.findings_errors} errors)."
+                     if s.linted_at else "Lint has not run yet: use Check now."))
+if st.button("Check now (lint every certificate)", key="lint_now", icon=":material/rule:"):
+    with st.spinner("Checking every certificate against the policy..."):
+        reports = session.attempt(inv.lint)
+    if reports is not None:
+        session.flash("info", f"Lint: {len(reports)} certificates have findings.")
+        st.rerun()
 if s.total == 0:
     st.info("The inventory is empty. Create a certificate on the **Create** page, or import files there.")
     st.stop()
