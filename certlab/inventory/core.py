@@ -446,20 +446,9 @@ class CoreActions(InventoryBase):
 
     def audit_events(self, filters: AuditFilter | None = None) -> list[AuditEvent]:
         f = filters or AuditFilter()
-        clauses, params = ["TRUE"], {}
-        for col in ("actor", "action", "object", "outcome"):
-            value = getattr(f, col)
-            if value:
-                clauses.append(f"{col} = ${col}")
-                params[col] = value.value if hasattr(value, "value") else value
-        if f.since:
-            clauses.append("occurred_at >= $since")
-            params["since"] = f.since
-        if f.until:
-            clauses.append("occurred_at < $until")
-            params["until"] = f.until
+        where, params = audit_where(f)
         sql = ("SELECT seq, occurred_at, actor, role, action, object, details, outcome, hash FROM audit_events WHERE "
-               + " AND ".join(clauses) + (" ORDER BY seq DESC" if f.newest_first else " ORDER BY seq"))
+               + where + (" ORDER BY seq DESC" if f.newest_first else " ORDER BY seq"))
         if f.limit is not None:
             sql += " LIMIT $limit OFFSET $offset"
             params |= {"limit": f.limit, "offset": f.offset}
@@ -534,6 +523,23 @@ _CREDENTIAL_SQL = (
     "SELECT n.name, c.name, n.endpoint, n.purpose, n.owner, n.created_at "
     "FROM named_credentials n JOIN certificates c ON c.id = n.certificate_id"
 )
+
+
+def audit_where(f: AuditFilter) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and parameters of an audit filter (shared by listings, counts and exports)."""
+    clauses, params = ["TRUE"], {}
+    for col in ("actor", "action", "object", "outcome"):
+        value = getattr(f, col)
+        if value:
+            clauses.append(f"{col} = ${col}")
+            params[col] = value.value if hasattr(value, "value") else value
+    if f.since:
+        clauses.append("occurred_at >= $since")
+        params["since"] = f.since
+    if f.until:
+        clauses.append("occurred_at < $until")
+        params["until"] = f.until
+    return " AND ".join(clauses), params
 
 
 def _like_escape(text: str) -> str:

@@ -17,7 +17,7 @@ from ..csvexport import csv_bytes
 from ..errors import InvalidInputError
 from ..models import Action, AuditEvent, AuditFilter, CertFilter, CertificateRecord, Role, iso
 from .base import RECORD_COLUMNS, InventoryBase
-from .core import READERS
+from .core import READERS, audit_where
 
 PERIODS = ("week", "month")
 MAX_PAGE_SIZE = 500
@@ -210,7 +210,7 @@ class ReportActions(InventoryBase):
         return FilterOptions(kinds, keys, issuers, creds)
 
     def audit_count(self, filters: AuditFilter | None = None) -> int:
-        where, params = _audit_where(filters or AuditFilter())
+        where, params = audit_where(filters or AuditFilter())
         with self.db.read() as tx:
             return int(tx.scalar(f"SELECT count(*) FROM audit_events WHERE {where}", params))
 
@@ -286,22 +286,6 @@ class ReportActions(InventoryBase):
             clauses.append("c.not_after < $exp_end")
             params["exp_end"] = expiry.end
         return " AND ".join(clauses), params
-
-
-def _audit_where(f: AuditFilter) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["TRUE"], {}
-    for col in ("actor", "action", "object", "outcome"):
-        value = getattr(f, col)
-        if value:
-            clauses.append(f"{col} = ${col}")
-            params[col] = value.value if hasattr(value, "value") else value
-    if f.since:
-        clauses.append("occurred_at >= $since")
-        params["since"] = f.since
-    if f.until:
-        clauses.append("occurred_at < $until")
-        params["until"] = f.until
-    return " AND ".join(clauses), params
 
 
 def _summary_text(s: Summary, since: dt.datetime, until: dt.datetime, events: int, refused: int,
