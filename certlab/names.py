@@ -161,15 +161,16 @@ def _check_value(key: str, value: str) -> str:
     if key == "C":
         return value.upper()
     if key == "emailAddress":
-        _check_email(value)
+        return _check_email(value)
     return value
 
 
-def _check_email(value: str) -> None:
+def _check_email(value: str) -> str:
+    """Check an e-mail address; return it with its domain as an A-label (punycode)."""
     local, at, domain = value.rpartition("@")
     if not at or not local or "@" in local or _CONTROL.search(value) or " " in value or not local.isascii():
         raise InvalidInputError(f"invalid e-mail address {value!r}")
-    _check_dns(domain, allow_wildcard=False, what="e-mail domain")
+    return f"{local}@{_check_dns(domain, allow_wildcard=False, what='e-mail domain')}"
 
 
 def _check_dns(value: str, *, allow_wildcard: bool, what: str = "DNS name") -> str:
@@ -206,10 +207,12 @@ def parse_identity(value: str) -> x509.GeneralName:
         scheme = text.split("://", 1)[0]
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) or len(text) > 2048:
             raise InvalidInputError(f"invalid URI SAN {value!r}")
+        if not text.isascii():
+            raise InvalidInputError(
+                f"invalid URI SAN {value!r}: non-ASCII characters must be percent-encoded (host as punycode)")
         return x509.UniformResourceIdentifier(text)
     if "@" in text:
-        _check_email(text)
-        return x509.RFC822Name(text)
+        return x509.RFC822Name(_check_email(text))
     return x509.DNSName(_check_dns(text, allow_wildcard=True))
 
 

@@ -93,6 +93,8 @@ def test_subject_of_refuses_unknown_keyword() -> None:
      ("10.0.0.5", x509.IPAddress, ipaddress.ip_address("10.0.0.5")),
      ("2001:db8::1", x509.IPAddress, ipaddress.ip_address("2001:db8::1")),
      ("ops@example.com", x509.RFC822Name, "ops@example.com"),
+     ("ops@bücher.example", x509.RFC822Name, "ops@xn--bcher-kva.example"),
+     ("0@¡", x509.RFC822Name, "0@xn--7a"),
      ("https://example.com/x?y=1", x509.UniformResourceIdentifier, "https://example.com/x?y=1"),
      ("spiffe://acme/payments", x509.UniformResourceIdentifier, "spiffe://acme/payments")],
 )
@@ -105,7 +107,7 @@ def test_identity_type_is_detected(text: str, kind: type, value: object) -> None
     "bad",
     ["", "   ", "has space.com", "-bad.example.com", "bad-.example.com", "a..b", "under_score.com",
      "*.com", "a.*.example.com", "x" * 64 + ".com", "ops@", "@example.com", "a@b@", "1://x", "tab\there",
-     "10.0.0.0/33", "a/b", ("a" * 60 + ".") * 5 + "com"],
+     "10.0.0.0/33", "a/b", "a://¡", "https://bücher.example/", "ü@example.com", ("a" * 60 + ".") * 5 + "com"],
 )
 def test_invalid_identities_are_refused(bad: str) -> None:
     with pytest.raises(InvalidInputError, match="invalid") as err:
@@ -116,6 +118,10 @@ def test_invalid_identities_are_refused(bad: str) -> None:
 def test_identities_are_deduplicated_in_order() -> None:
     gns = parse_identities(["b.example.com", "10.0.0.1", "B.example.com", "10.0.0.1"])
     assert [general_name_text(g) for g in gns] == ["b.example.com", "10.0.0.1"]
+
+
+def test_subject_email_domain_is_stored_as_punycode() -> None:
+    assert Subject.parse("CN=a,emailAddress=ops@bücher.example").get("emailAddress") == "ops@xn--bcher-kva.example"
 
 
 def test_common_name_and_name_text() -> None:

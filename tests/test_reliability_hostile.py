@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import certlab
@@ -270,6 +270,8 @@ def test_property_load_csr(data: bytes) -> None:
 
 @HYPO
 @given(value=st.text(max_size=300))
+@example(value="0@\u00a1")  # a non-ASCII e-mail domain once escaped as a raw ValueError
+@example(value="a://\u00a1")
 def test_property_identities_subjects_names_labels(value: str) -> None:
     assert_clean(lambda: parse_identity(value))
     assert_clean(lambda: Subject.parse(value))
