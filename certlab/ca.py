@@ -240,6 +240,7 @@ class CA:
         name_rules: NameRules | None = None,
         key: PrivateKey | None = None,
         copy_csr_sans: bool = True,
+        now: dt.datetime | None = None,
         _parts: tuple[x509.Certificate, PrivateKey, tuple[x509.Certificate, ...]] | None = None,
     ) -> None:
         if _parts is not None:
@@ -252,7 +253,7 @@ class CA:
             cert = build_certificate(
                 subject=name, public_key=private_key.public_key(), issuer=name, issuer_key=private_key, days=days,
                 is_ca=True, path_length=path_length,
-                name_constraints=(name_rules or NameRules()).to_x509(),
+                name_constraints=(name_rules or NameRules()).to_x509(), not_before=now,
             )
             chain = ()
         object.__setattr__(self, "certificate", cert)

@@ -218,12 +218,13 @@ def self_signed(
     return issue_self_signed(spec, key)
 
 
-def issue_self_signed(spec: CertSpec, key: PrivateKey | None = None) -> Issued:
+def issue_self_signed(spec: CertSpec, key: PrivateKey | None = None, *, now: dt.datetime | None = None) -> Issued:
+    """A key (unless given) and a self-signed certificate valid for ``spec.days`` from ``now`` (default: the time)."""
     private_key = key or generate_key(spec.key_type)
     name = spec.x509_subject()
     cert = build_certificate(
         subject=name, public_key=private_key.public_key(), issuer=name, issuer_key=private_key,
-        days=spec.days, sans=spec.general_names, purpose=spec.purpose,
+        days=spec.days, sans=spec.general_names, purpose=spec.purpose, not_before=now,
     )
     return Issued(cert, private_key)
 

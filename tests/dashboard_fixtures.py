@@ -21,10 +21,10 @@ TIMEOUT = 60
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from certlab.demo import seed_demo
+    from certlab.demo import create_inventory, seed_demo
 
     path = tmp_path_factory.mktemp("demo-template") / "certlab.duckdb"
-    inv = certlab.init(path, actor=Actor("setup", Role.ADMIN))
+    inv = create_inventory(path, actor=Actor("setup", Role.ADMIN))
     seed_demo(inv)
     for name, pw in PASSWORDS.items():
         inv.add_user(name, name, pw)

@@ -28,11 +28,13 @@ def register(sub: Any) -> None:
 
 
 def first_run(path: Path, *, demo: bool = True) -> list[tuple[str, str, str]]:
-    """Create the inventory if missing (seeding the demo), and the first users if there are none.
+    """Create the inventory if missing (seeding the demo), and the first users if there are none (the demo's
+    people, whose passwords nobody knows, do not count).
 
     Returns (user, role, one-time password) for each user made; the passwords exist nowhere else.
     """
     from .. import init
+    from ..demo import PEOPLE
     from ..inventory.users import one_time_password
     from ..models import Actor, Role
     from .demo_cmds import seed_into
@@ -43,7 +45,8 @@ def first_run(path: Path, *, demo: bool = True) -> list[tuple[str, str, str]]:
         seed_into(path)
     inv = init(path, actor=Actor("certlab-setup", Role.ADMIN))
     made = []
-    if not inv.has_users():
+    demo_people = {p.name for p in PEOPLE}
+    if not [u for u in inv.users() if u.name not in demo_people]:
         for name, role in FIRST_USERS:
             password = one_time_password()
             inv.add_user(name, role, password, must_change_password=True)

@@ -18,12 +18,11 @@ def register(sub: Any) -> None:
 
 def seed_into(path: Any, *, quiet: bool = False) -> Any:
     """Create the inventory if missing and seed the demo; refuses an inventory that holds certificates."""
-    from .. import init
-    from ..demo import seed_demo
+    from ..demo import create_inventory, seed_demo
     from ..errors import ConflictError
     from ..models import Actor
 
-    inv = init(path, actor=Actor.from_env())
+    inv = create_inventory(path, actor=Actor.from_env())
     held = inv.count()
     if held:
         raise ConflictError(f"{inv.path} holds {held} certificates already: seed the demo into an empty "

@@ -85,7 +85,7 @@ class CoreActions(InventoryBase):
     def create_self_signed(self, spec: CertSpec) -> CertificateRecord:
         """Make a key and a self-signed certificate, store both (the key encrypted), audit it."""
         self._authorize(Action.CREATED, spec.name)
-        issued = issue_self_signed(spec)  # the slow part, outside the lock
+        issued = issue_self_signed(spec, now=self.now())  # the slow part, outside the lock
         info = CertInfo.of(issued.certificate)
         with self.db.write() as tx:
             self._check_free_name(tx, spec.name)

@@ -100,7 +100,7 @@ class LifecycleActions(InventoryBase):
             parent_id = None
             if parent is None:
                 ca = CA(subj, key=key, days=days or 3650, path_length=path_length, name_rules=rules,
-                        copy_csr_sans=copy_csr_sans)
+                        copy_csr_sans=copy_csr_sans, now=self.now())
             else:
                 prow, pca = self._load_ca(tx, parent)
                 parent_id = prow["id"]
