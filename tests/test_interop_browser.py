@@ -34,7 +34,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 180) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 400) -> None:
+    """Until /_stcore/health answers (the first run seeds the demo first: slow on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -76,13 +77,32 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         log.close()
 
 
+# The app is idle: connected, its script run finished (the frontend marks a requested rerun at once, so an
+# action's rerun is never mistaken for idleness), nothing left stale from the previous run, every chart drawn.
+_SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.dataset.testConnectionState !== 'CONNECTED' || app.dataset.testScriptState !== 'notRunning') {
+        return false;
+    }
+    if (document.querySelector('[data-stale="true"]')) return false;
+    return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .every(chart => chart.querySelector('canvas, svg.marks'));
+}"""
+
+
+def _settle(page: object) -> None:
+    """Wait until the app is idle, and still idle a moment later (an action's rerun may start another)."""
+    for _ in range(2):
+        page.wait_for_function(_SETTLED, polling=100)  # type: ignore[attr-defined]
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    page.wait_for_function(_SETTLED, polling=100)  # type: ignore[attr-defined]
+
+
 def _shot(page: object, name: str) -> None:
-    """A screenshot once the app has finished running (no running indicator) and charts have drawn."""
+    """A screenshot of the whole page once the app is idle and its charts have drawn."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(500)  # type: ignore[attr-defined]
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")  # type: ignore[attr-defined]
-    page.wait_for_timeout(700)  # type: ignore[attr-defined]
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    _settle(page)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")  # type: ignore[attr-defined]
 
 
 def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, Path, dict[str, str]]) -> None:
@@ -93,7 +113,8 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(120_000)  # a page's run on a loaded 2-core machine can take long
+        expect.set_options(timeout=120_000)  # expect() has its own default (5 s)
         page.goto(url)
 
         # Sign in with the printed one-time password, then choose a new one.
@@ -102,7 +123,8 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
         page.get_by_role("textbox", name="User name").fill("admin")
         page.get_by_role("textbox", name="Password", exact=True).fill(passwords["admin"])
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Choose a password").first).to_be_visible()
+        expect(page.get_by_role("textbox", name="Current password")).to_be_visible()
+        _settle(page)
         page.get_by_role("textbox", name="Current password").fill(passwords["admin"])
         page.get_by_role("textbox", name="New password", exact=True).fill(NEW_PASSWORD)
         page.get_by_role("textbox", name="New password again").fill(NEW_PASSWORD)
@@ -111,43 +133,49 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
         # Overview of the demo inventory.
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         expect(page.get_by_text("Verified:")).to_be_visible()
-        page.wait_for_timeout(1500)  # let the charts draw
         _shot(page, "overview")
 
         # Create a self-signed certificate through the form.
         page.get_by_role("link", name="Create").click()
         expect(page.get_by_role("heading", name="Create")).to_be_visible()
-        page.get_by_role("textbox", name="Label", exact=True).first.fill("Browser test")
-        page.get_by_role("textbox", name="Unique name").first.fill("browser_test_cert")
-        sans = page.get_by_role("textbox", name="Subject alternative names (one per line)").first
-        sans.fill("browser.example.com")
-        sans.press("Control+Enter")
-        page.get_by_role("button", name="Create self-signed certificate").click()
+        _settle(page)  # fill the form only once the page's run is over: a late rerun could redraw it
+        # Each field is committed (Enter; Ctrl+Enter in a text area) and its rerun awaited before the next.
+        for field, value, commit in (("Label", "Browser test", "Enter"), ("Unique name", "browser_test_cert", "Enter"),
+                                     ("Subject alternative names (one per line)", "browser.example.com",
+                                      "Control+Enter")):
+            box = page.get_by_role("textbox", name=field, exact=True).first
+            box.fill(value)
+            box.press(commit)
+            _settle(page)
+            expect(box).to_have_value(value)
+        create = page.get_by_role("button", name="Create self-signed certificate")
+        expect(create).to_be_enabled()
+        create.click()
         expect(page.get_by_text("Created browser_test_cert")).to_be_visible()
         _shot(page, "create")
 
         # Find it in the table.
         page.get_by_role("link", name="Certificates").click()
         expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+        _settle(page)
         search = page.get_by_role("textbox", name="Search")
         search.fill("browser_test")
         search.press("Enter")
         expect(page.get_by_text("1 certificate matches")).to_be_visible()
         expect(page.get_by_role("heading", name="Browser test")).to_be_visible()  # opened: it was just created
-        page.wait_for_timeout(1000)
         _shot(page, "certificates")
 
-        # The expiry timeline and the audit trail.
+        # The expiry timeline (the cleared search reaches the shared filters before leaving) and the audit trail.
         search.fill("")
         search.press("Enter")
+        expect(page.get_by_text("1 certificate matches")).to_have_count(0)
+        _settle(page)
         page.get_by_role("link", name="Expiry timeline").click()
         expect(page.get_by_role("heading", name="Renewal load")).to_be_visible()
-        page.wait_for_selector("canvas, svg.marks", state="attached")
-        page.wait_for_timeout(2000)
+        expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
         _shot(page, "timeline")
         page.get_by_role("link", name="Audit trail").click()
         expect(page.get_by_text("The audit chain is intact")).to_be_visible()
-        page.wait_for_timeout(1000)
         _shot(page, "audit")
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_text("Sign in to certlab")).to_be_visible()
