@@ -9,11 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import certlab
 from certlab import Actor, CertSpec, Inventory, Role
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI replays the same examples every run (a gate must not fail on a newly drawn input); a developer's run
+# draws fresh ones, which is where new bugs are found. `.ci/run` selects the profile.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
