@@ -30,7 +30,8 @@ NOT_ACTIONS = {"as_actor", "now"}
 # Core methods that change the inventory: if the argument recipes below stop making them succeed for an
 # admin, this test would no longer prove anything about them, so it fails instead.
 KNOWN_MUTATING = {"create_self_signed", "create_csr", "upload_signed", "import_files", "import_sources", "delete",
-                  "add_credential", "rebind_credential", "delete_credential", "rotate_master_key"}
+                  "add_credential", "rebind_credential", "delete_credential", "rotate_master_key",
+                  "generate_synthetic"}
 # Audit actions that mean a private key was used or handed out: never for non-admins, although the
 # inventory does not change.
 KEY_ACTIONS = {"exported", "key_viewed", "key_used", "signed", "callout", "connection_tested"}
@@ -81,6 +82,8 @@ class World:
             "create_ca": lambda: ([self.fresh("ca")], {"subject": "CN=Another CA"}),
             "issue": lambda: ([self.ca, CertSpec(name=self.fresh(), key_type="ec-p256", sans=("issued.example.com",))], {}),
             "sign_csr": lambda: ([self.ca, self.csr_pem], {"name": self.fresh("signed")}),
+            # a real (small) synthetic batch: new CAs and leaves, and past audit events
+            "generate_synthetic": lambda: ([3], {"audit_events": 2, "seed": next(_fresh)}),
             "revoke": lambda: ([self._issued(), "keyCompromise"], {}),
             "crl": lambda: ([self.ca], {}),
             "ca_status": lambda: ([self.ca], {}),
