@@ -251,3 +251,43 @@ def test_cli_backup_and_restore(cli_db: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("certlab: error: ") and proc.stderr.count("\n") == 1
     assert run_cli("audit", "verify", db=cli_db).returncode == 0
+
+
+def _crash_mid_write(db: Path, key: str) -> None:
+    """A writer killed after its commit reached the WAL but before the checkpoint: the WAL stays."""
+    script = ("import os, signal, sys\nfrom certlab.store import Database\ndb = Database(sys.argv[1])\n"
+              "with db.write() as tx:\n"
+              f"    tx.execute(\"INSERT INTO settings VALUES ('{key}', '1')\")\n"
+              "    tx.con.execute('COMMIT')\n    tx.con.execute('BEGIN TRANSACTION')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")} | {"PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", script, str(db)], env=env, timeout=120)
+
+
+def test_inventory_files_are_owner_only(tmp_path: Path, admin: Actor) -> None:
+    old_umask = os.umask(0o022)  # the usual umask: files would be world-readable unless certlab says otherwise
+    try:
+        inv = certlab.init(tmp_path / "inv" / "certlab.duckdb", actor=admin)
+        assert (_mode(inv.path), _mode(inv.key_file)) == (0o600, 0o600)
+        make_cert(inv, "one", exportable=True)
+        _crash_mid_write(inv.path, "crashed")  # DuckDB made this WAL itself
+        wal = inv.path.with_name(inv.path.name + ".wal")
+        assert wal.exists() and _mode(wal) == 0o600
+        b = inv.backup(tmp_path / "b.duckdb", with_keys=True)
+        assert b.keys_path is not None and (_mode(b.path), _mode(b.keys_path)) == (0o600, 0o600)
+        result = inv.restore(b.path)
+        assert result.replaced is not None and _mode(result.replaced) == 0o600
+        assert _mode(inv.path) == 0o600
+        beside = {f.name: _mode(f) for f in inv.path.parent.iterdir()}
+        assert set(beside.values()) == {0o600}, beside
+        # an inventory made before certlab did this is tightened by its next write
+        os.chmod(inv.path, 0o644)
+        make_cert(inv, "two")
+        assert _mode(inv.path) == 0o600
+        assert os.umask(0o022) == 0o022  # and the caller's umask is back
+        # the CLI's files too
+        proc = run_cli("init", db=tmp_path / "cli" / "certlab.duckdb")
+        assert proc.returncode == 0, proc.stderr
+        assert {_mode(f) for f in (tmp_path / "cli").iterdir()} == {0o600}
+    finally:
+        os.umask(old_umask)

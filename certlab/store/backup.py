@@ -19,7 +19,7 @@ import duckdb
 from ..errors import StoreError
 from . import audit as audit_chain
 from . import vault
-from .db import Database, Tx, _first_line, code_schema_version
+from .db import Database, Tx, _first_line, code_schema_version, owner_only_files
 
 _REQUIRED_TABLES = {"schema_version", "certificates", "private_keys", "audit_events"}
 
@@ -84,15 +84,16 @@ def copy_under_shared_lock(db: Database, dest: Path, key_file: Path | None = Non
 @contextlib.contextmanager
 def open_private(path: Path, source: str) -> Iterator[Tx]:
     """Open a private file (a temporary copy nobody else uses) read-write, without the lock."""
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.Error as exc:
-        raise StoreError(f"{source}: not a certlab inventory file ({_first_line(exc)})") from None
-    try:
-        yield Tx(con, writable=True)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+    with owner_only_files():  # its WAL, too, is 0600
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            raise StoreError(f"{source}: not a certlab inventory file ({_first_line(exc)})") from None
+        try:
+            yield Tx(con, writable=True)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
 
 
 def check_copy(path: Path, source: str, ring: vault.Keyring, expect_head: str | None = None) -> CopyReport:

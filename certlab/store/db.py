@@ -42,6 +42,38 @@ def code_schema_version() -> int:
     return max(v for v, _, _ in migrations())
 
 
+_umask_lock = threading.Lock()
+_umask_users = 0
+_umask_saved = 0
+
+
+@contextlib.contextmanager
+def owner_only_files() -> Iterator[None]:
+    """Files created meanwhile are owner-only (umask 077): DuckDB creates the database file and its WAL
+    itself, with no say in their mode. The umask is per process: overlapping uses (threads) share one
+    change, and the last to finish puts the caller's umask back."""
+    global _umask_users, _umask_saved
+    with _umask_lock:
+        if _umask_users == 0:
+            _umask_saved = os.umask(0o077)
+            os.umask(_umask_saved | 0o077)
+        _umask_users += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_users -= 1
+            if _umask_users == 0:
+                os.umask(_umask_saved)
+
+
+def make_owner_only(path: Path) -> None:
+    """Take group and other permissions off a file certlab made (an inventory from before they were)."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class _FileLock:
     """flock on a lock file beside the database: bounded waiting, shared or exclusive, writers first.
 
@@ -338,13 +370,18 @@ class Database:
             raise
         acquired = time.monotonic()
         opened: float | None = None
+        writable = exclusive or held
+        umask = owner_only_files() if writable else contextlib.nullcontext()
         try:
-            con = self._connect(read_only=not exclusive and not held)
-            opened = time.monotonic()
-            try:
-                yield con
-            finally:
-                con.close()
+            with umask:  # the database file and its WAL are created 0600
+                con = self._connect(read_only=not writable)
+                opened = time.monotonic()
+                try:
+                    if writable:
+                        make_owner_only(self.path)
+                    yield con
+                finally:
+                    con.close()
         finally:
             if lock is not None:
                 lock.__exit__(None, None, None)
