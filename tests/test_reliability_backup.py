@@ -291,3 +291,52 @@ def test_inventory_files_are_owner_only(tmp_path: Path, admin: Actor) -> None:
         assert {_mode(f) for f in (tmp_path / "cli").iterdir()} == {0o600}
     finally:
         os.umask(old_umask)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          timeout=60)
+    return int(proc.stdout)
+
+
+def _plant(path: Path) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"a whole inventory would be here")
+    os.close(fd)
+    return path
+
+
+def test_stale_temporary_copies_of_dead_processes_are_removed(inv: certlab.Inventory, tmp_path: Path) -> None:
+    make_cert(inv, "one")
+    dead = _dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        here = inv.path.parent
+        name = inv.path.name
+        stale = [_plant(here / f".{name}.restore-{dead}"), _plant(here / f".{name}.restore-{dead}.wal"),
+                 _plant(here / f".{name}.verify-{dead}")]
+        in_use = _plant(here / f".{name}.restore-{live.pid}")  # a restore still running elsewhere
+        other = _plant(here / f".other.duckdb.restore-{dead}")  # not this inventory's
+        lookalike = _plant(here / f".{name}.restore-{dead}.old")  # not a name certlab makes
+        out = tmp_path / "out"
+        out.mkdir()
+        stale_partial = [_plant(out / f".b.duckdb.partial-{dead}"), _plant(out / f".b.duckdb.keys.partial-{dead}")]
+        b = inv.backup(out / "b.duckdb", with_keys=True)
+        assert sorted(b.stale_removed) == sorted(stale + stale_partial)
+        assert not any(p.exists() for p in stale + stale_partial)
+        assert in_use.exists() and other.exists() and lookalike.exists()
+        assert inv.audit_events()[-1].details["stale_copies_removed"] == [str(p) for p in sorted(stale + stale_partial)]
+        # a check and a restore do the same
+        again = _plant(here / f".{name}.verify-{dead}")
+        assert inv.verify_backup(b.path).stale_removed == (again,) and not again.exists()
+        again = _plant(here / f".{name}.restore-{dead}")
+        result = inv.restore(b.path)
+        assert result.stale_removed == (again,) and not again.exists()
+        assert json.loads(json.dumps(result.to_json()))["stale_removed"] == [str(again)]
+        assert inv.audit_events()[-1].details["stale_copies_removed"] == [str(again)]
+        assert in_use.exists()
+        assert inv.restore(b.path).stale_removed == ()  # nothing left to remove: no mention
+        assert "stale_copies_removed" not in inv.audit_events()[-1].details
+    finally:
+        live.kill()
+        live.wait()

@@ -9,6 +9,7 @@ file on disk, and the audit chain verifies. The seed of each run is printed for 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -259,3 +260,38 @@ def test_kill_during_restore(tmp_path: Path) -> None:
 
     seen = _crash_loop(tmp_path, template, "restore", lambda db: str(backup.path), check)
     assert seen["before"] + seen["after"] == ROUNDS
+
+
+@pytest.mark.slow
+def test_a_restore_killed_mid_way_leaves_a_copy_the_next_restore_removes(tmp_path: Path) -> None:
+    template = tmp_path / "template" / "inv.duckdb"
+    inv = certlab.init(template, actor=ADMIN)
+    for i in range(12):
+        make_cert(inv, f"c{i}")
+    backup = inv.backup(tmp_path / "backup.duckdb")
+    for attempt in range(10):  # kill it while its private copy exists (it may finish first: try again)
+        db = _copy_inventory(template, tmp_path / f"attempt{attempt}")
+        proc = subprocess.Popen([sys.executable, str(DRIVER), "restore", str(db), str(backup.path)], env=_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        staged = db.with_name(f".{db.name}.restore-{proc.pid}")
+        while proc.poll() is None and not staged.exists():
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+        proc.stdout.close()
+        if staged.exists():
+            break
+    else:
+        pytest.fail("the restore never got killed while its copy existed")
+    assert stat.S_IMODE(staged.stat().st_mode) == 0o600  # a whole inventory, left behind
+    proc = subprocess.run([sys.executable, "-m", "certlab", "--db", str(db), "restore", str(backup.path)],
+                          env=_env() | {"CERTLAB_ACTOR": "alice:admin"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stale_removed"] == [str(staged)]  # said (a terminal gets a sentence)
+    assert not staged.exists() and not staged.with_name(staged.name + ".wal").exists()
+    assert not [f.name for f in db.parent.iterdir() if f.name.startswith(".")]
+    after = _reopen_and_check(db)
+    last = after.audit_events()[-1]
+    assert last.action == "restored" and last.details["stale_copies_removed"] == [str(staged)]
+    assert _all_keys_decrypt(after) == 12

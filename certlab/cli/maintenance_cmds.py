@@ -39,6 +39,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     out.info(f"backup written: {result.path} ({result.certificates} certificates, {result.private_keys} encrypted "
              f"keys, {result.size} bytes)")
     out.info(f"audit head {result.audit_head} (keep it: certlab restore --expect-head checks it)")
+    _say_stale(result.stale_removed)
     if result.keys_path:
         out.info(f"key file copied to {result.keys_path} (mode 0600): store it apart from the backup")
     else:
@@ -64,6 +65,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if wants_doc(args):
         out.print_json(result.to_json())
         return 0
+    _say_stale(result.stale_removed)
     if result.checked_only:
         out.info(f"backup {result.source} checks out: {result.certificates} certificates, {result.private_keys} "
                  f"keys decrypt, audit chain verified (head {result.audit_head}); nothing replaced")
@@ -73,3 +75,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if result.replaced:
             out.info(f"the replaced inventory is kept as {result.replaced} (its keys in {result.replaced}.keys)")
     return 0
+
+
+def _say_stale(removed: "tuple[Any, ...]") -> None:
+    for path in removed:
+        out.info(f"removed {path}: a temporary copy left by a certlab process that ended before finishing")

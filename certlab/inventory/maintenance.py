@@ -38,11 +38,13 @@ class BackupResult:
     audit_head: str
     audit_events: int
     size: int
+    stale_removed: tuple[Path, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "keys_path": str(self.keys_path) if self.keys_path else None,
                 "certificates": self.certificates, "private_keys": self.private_keys,
-                "audit_head": self.audit_head, "audit_events": self.audit_events, "bytes": self.size}
+                "audit_head": self.audit_head, "audit_events": self.audit_events, "bytes": self.size,
+                "stale_removed": [str(p) for p in self.stale_removed]}
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,13 @@ class RestoreResult:
     private_keys: int
     audit_head: str
     checked_only: bool = False
+    stale_removed: tuple[Path, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"source": str(self.source), "path": str(self.path),
                 "replaced": str(self.replaced) if self.replaced else None, "certificates": self.certificates,
-                "private_keys": self.private_keys, "audit_head": self.audit_head, "checked_only": self.checked_only}
+                "private_keys": self.private_keys, "audit_head": self.audit_head, "checked_only": self.checked_only,
+                "stale_removed": [str(p) for p in self.stale_removed]}
 
 
 def _stamp() -> str:
@@ -80,7 +84,8 @@ class MaintenanceActions(InventoryBase):
         self._check_target(target, overwrite)
         if keys_target is not None:
             self._check_target(keys_target, overwrite)
-        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        stale = copies.remove_stale_copies(self.db.path, target, *([keys_target] if keys_target else []))
+        partial = copies.temporary_copy(target, "partial")
         try:
             key_bytes = copies.copy_under_shared_lock(self.db, partial, self.key_file)
             assert key_bytes is not None
@@ -88,7 +93,7 @@ class MaintenanceActions(InventoryBase):
             report = copies.check_copy(partial, str(target), ring)
             copies.fsync_file(partial)
             if keys_target is not None:
-                partial_keys = keys_target.with_name(f".{keys_target.name}.partial-{os.getpid()}")
+                partial_keys = copies.temporary_copy(keys_target, "partial")
                 fd = os.open(partial_keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 os.fchmod(fd, 0o600)
                 with os.fdopen(fd, "wb") as fh:
@@ -103,11 +108,11 @@ class MaintenanceActions(InventoryBase):
         finally:
             copies.remove_quietly(partial, copies.wal_of(partial))
         result = BackupResult(target, keys_target, report.certificates, report.private_keys, report.audit.head,
-                              report.audit.events, target.stat().st_size)
+                              report.audit.events, target.stat().st_size, tuple(stale))
         with self.db.write() as tx:
             self._audit(tx, Action.BACKUP, str(target), {
                 "with_keys": with_keys, "certificates": result.certificates, "private_keys": result.private_keys,
-                "audit_head": result.audit_head, "bytes": result.size,
+                "audit_head": result.audit_head, "bytes": result.size, **_stale_details(stale),
             })
         return result
 
@@ -117,7 +122,8 @@ class MaintenanceActions(InventoryBase):
         src = Path(source).expanduser().absolute()
         self._authorize(Action.AUDIT_VERIFIED, str(src), BACKUP_READERS)
         ring = self._ring_for(src, keys)
-        scratch = self.db.path.with_name(f".{self.db.path.name}.verify-{os.getpid()}")
+        stale = copies.remove_stale_copies(self.db.path)
+        scratch = copies.temporary_copy(self.db.path, "verify")
         try:
             self._stage(src, scratch)
             report = copies.check_copy(scratch, str(src), ring, expect_head)
@@ -125,9 +131,10 @@ class MaintenanceActions(InventoryBase):
             copies.remove_quietly(scratch, copies.wal_of(scratch))
         with self.db.write() as tx:
             self._audit(tx, Action.AUDIT_VERIFIED, str(src), {"backup": True, "audit_head": report.audit.head,
-                                                               "certificates": report.certificates})
+                                                               "certificates": report.certificates,
+                                                               **_stale_details(stale)})
         return RestoreResult(src, self.db.path, None, report.certificates, report.private_keys, report.audit.head,
-                             checked_only=True)
+                             checked_only=True, stale_removed=tuple(stale))
 
     def restore(self, source: "str | os.PathLike[str]", *, keys: "str | os.PathLike[str] | None" = None,
                 expect_head: str | None = None) -> RestoreResult:
@@ -150,7 +157,8 @@ class MaintenanceActions(InventoryBase):
             raise ConflictError(f"{src} belongs to another inventory (its audit key differs): restore it to a new "
                                 "path, or move the current inventory away first")
         self.db.path.parent.mkdir(parents=True, exist_ok=True)
-        staged = self.db.path.with_name(f".{self.db.path.name}.restore-{os.getpid()}")
+        stale = copies.remove_stale_copies(self.db.path)  # a restore killed before left its copy behind
+        staged = copies.temporary_copy(self.db.path, "restore")
         kept = self.db.path.with_name(f"{self.db.path.name}.pre-restore-{_stamp()}") if exists else None
         try:
             self._stage(src, staged)
@@ -162,13 +170,14 @@ class MaintenanceActions(InventoryBase):
                     action=Action.RESTORED.value, obj=str(src), outcome=Outcome.OK.value, details={
                         "audit_head_restored": report.audit.head, "certificates": report.certificates,
                         "private_keys": report.private_keys, "replaced": str(kept) if kept else None,
-                        "keys_from": "backup key file" if keys else "inventory key file"})
+                        "keys_from": "backup key file" if keys else "inventory key file", **_stale_details(stale)})
             copies.fsync_file(staged)
             self._swap_in(staged, ring, current, kept)
         finally:
             copies.remove_quietly(staged, copies.wal_of(staged))
         self.db._forget_checked()
-        return RestoreResult(src, self.db.path, kept, report.certificates, report.private_keys, report.audit.head)
+        return RestoreResult(src, self.db.path, kept, report.certificates, report.private_keys, report.audit.head,
+                             stale_removed=tuple(stale))
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -229,6 +238,10 @@ class MaintenanceActions(InventoryBase):
             os.replace(wal, copies.wal_of(kept))
         os.replace(staged, self.db.path)
         copies.fsync_dir(self.db.path.parent)
+
+
+def _stale_details(stale: list[Path]) -> dict[str, Any]:
+    return {"stale_copies_removed": [str(p) for p in stale]} if stale else {}
 
 
 def _merged(current: vault.Keyring, restored: vault.Keyring) -> vault.Keyring:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,6 +130,47 @@ def check_copy(path: Path, source: str, ring: vault.Keyring, expect_head: str | 
                 raise StoreError(f"{source}: {exc}") from None
         certificates = int(tx.scalar("SELECT count(*) FROM certificates"))
     return CopyReport(code_schema_version(), certificates, len(keys), verification)
+
+
+# The private temporary copies certlab makes beside a file: ``.NAME.restore-PID``, ``.NAME.verify-PID``,
+# ``.NAME.partial-PID`` (a backup being written), each maybe with its WAL.
+_TEMPORARY = re.compile(r"^\.(?P<base>.+)\.(?:restore|verify|partial)-(?P<pid>[0-9]+)(?:\.wal)?$")
+
+
+def temporary_copy(path: Path, kind: str) -> Path:
+    """This process's private temporary copy of ``path`` (kind: restore, verify or partial)."""
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}")
+
+
+def process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process (or not a pid): leave its files alone
+        return True
+    return True
+
+
+def remove_stale_copies(*paths: Path) -> list[Path]:
+    """Remove temporary copies of ``paths`` left beside them by a process that died (killed mid-restore,
+    say): each holds a whole inventory. A copy whose process is alive is left alone (it is in use)."""
+    removed = []
+    for path in paths:
+        try:
+            entries = list(os.scandir(path.parent))
+        except OSError:
+            continue
+        for entry in entries:
+            m = _TEMPORARY.match(entry.name)
+            if not m or m.group("base") != path.name or process_alive(int(m.group("pid"))):
+                continue
+            with contextlib.suppress(FileNotFoundError):  # another process removed it first
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return sorted(removed)
 
 
 def remove_quietly(*paths: Path) -> None:
