@@ -340,3 +340,62 @@ def test_stale_temporary_copies_of_dead_processes_are_removed(inv: certlab.Inven
     finally:
         live.kill()
         live.wait()
+
+
+def _old_key_traces(ring_doc: dict[str, object]) -> list[bytes]:
+    """The master keys of a key file as they would appear on disk (base64 in a key file, or raw)."""
+    import base64
+
+    keys = ring_doc["master_keys"]
+    assert isinstance(keys, dict)
+    return [v.encode() for v in keys.values()] + [base64.b64decode(v) for v in keys.values()]
+
+
+def test_master_key_rotation_rewraps_pre_restore_copies(cli_db: Path, tmp_path: Path) -> None:
+    admin = certlab.open(cli_db, actor=Actor("alice", Role.ADMIN))
+    make_cert(admin, "kept", exportable=True)
+    b = admin.backup(tmp_path / "b.duckdb")
+    make_cert(admin, "later", exportable=True)
+    replaced = admin.restore(b.path).replaced
+    assert replaced is not None and vault.key_file_for(replaced).exists()
+    old = json.loads(admin.key_file.read_text())
+    assert json.loads(vault.key_file_for(replaced).read_text())["master_keys"] == old["master_keys"]
+    # a second pre-restore copy that is broken: reported, left as it was
+    broken = cli_db.with_name(f"{cli_db.name}.pre-restore-20200101T000000000000Z")
+    broken.write_bytes(b"not a database")
+    broken_keys = vault.key_file_for(broken)
+    fd = os.open(broken_keys, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, vault.key_file_for(replaced).read_bytes())
+    os.close(fd)
+    broken_before = broken_keys.read_bytes()
+
+    proc = run_cli("master-key", "rotate", "--json", db=cli_db, env={"CERTLAB_ACTOR": "alice:admin"})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["pre_restore_rewrapped"] == [str(replaced)]
+    assert f"pre-restore copy {replaced} rewrapped too: it can still be restored" in proc.stderr
+    assert list(doc["pre_restore_failed"]) == [str(broken)]
+    assert f"warning: pre-restore copy {broken} could not be rewrapped" in proc.stderr
+    assert f"{broken}.keys still holds an old master key" in proc.stderr and "Traceback" not in proc.stderr
+    event = admin.audit_events()[-1]
+    assert event.action == "master_key_rotated" and event.details["pre_restore_rewrapped"] == [str(replaced)]
+    assert list(event.details["pre_restore_failed"]) == [str(broken)]
+
+    # the old master key is gone from every file beside the inventory but the broken copy's (reported)
+    new_id = doc["new_key_id"]
+    for f in cli_db.parent.iterdir():
+        if f != broken_keys:
+            assert not any(t in f.read_bytes() for t in _old_key_traces(old)), f
+    assert broken_keys.read_bytes() == broken_before
+    assert list(json.loads(vault.key_file_for(replaced).read_text())["master_keys"]) == [new_id]
+    assert _mode(vault.key_file_for(replaced)) == 0o600
+    # and the restore can still be undone: the copy opens with its (rewrapped) key file
+    undo = certlab.Inventory(tmp_path / "undo" / "certlab.duckdb", actor=admin.actor)
+    undo.restore(replaced, keys=vault.key_file_for(replaced))
+    assert sorted(r.name for r in undo.list()) == ["kept", "later"]
+    assert _keys_decrypt(undo) == 2 and undo.verify_audit().ok
+    # the next rotation rewraps the copy again, and nothing fails once the broken copy is gone
+    broken.unlink()
+    broken_keys.unlink()
+    again = admin.rotate_master_key()
+    assert again.pre_restore_rewrapped == (replaced,) and again.pre_restore_failed == ()

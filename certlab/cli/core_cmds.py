@@ -158,7 +158,9 @@ def register(sub: Any) -> None:
                      "certlab master-key rotate")
     msub = mk.add_subparsers(dest="what", metavar="WHAT")
     msub.required = True
-    p = add_command(msub, "rotate", "Rewrap every data key under a new master key.", "certlab master-key rotate")
+    p = add_command(msub, "rotate", "Rewrap every data key under a new master key (pre-restore copies too).",
+                    "certlab master-key rotate")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_master_key_rotate)
 
 
@@ -373,6 +375,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_master_key_rotate(args: argparse.Namespace) -> int:
-    n = open_inventory(args).rotate_master_key()
-    out.info(f"master key rotated: {n} data keys rewrapped; no certificate changed")
+    result = open_inventory(args).rotate_master_key()
+    if wants_doc(args):
+        out.print_json(result.to_json())
+    # what happened, on stderr in every mode (stdout carries only the document)
+    out.info(f"master key rotated: {result.keys_rewrapped} data keys rewrapped; no certificate changed")
+    for copy in result.pre_restore_rewrapped:
+        out.info(f"pre-restore copy {copy} rewrapped too: it can still be restored with {copy}.keys, "
+                 "which now holds only the new master key")
+    for copy, why in result.pre_restore_failed:
+        out.info(f"warning: pre-restore copy {copy} could not be rewrapped ({why}): {copy}.keys still holds an old "
+                 f"master key; delete {copy} and {copy}.keys once that restore need not be undone")
     return 0

@@ -12,7 +12,7 @@ from .bulk import BulkActions, SyntheticResult
 from .core import CoreActions, ImportSource
 from .integrations import IntegrationActions
 from .lifecycle import CAStatus, LifecycleActions
-from .maintenance import BackupResult, MaintenanceActions, RestoreResult
+from .maintenance import BackupResult, MaintenanceActions, MasterKeyRotation, RestoreResult
 from .reminders import DeliveryResult, ReminderActions
 from .reports import ReportActions
 from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
@@ -59,4 +59,4 @@ def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-__all__ = ["BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "ParquetExport", "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "User", "init", "open"]
+__all__ = ["BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "Inventory", "InventoryBase", "MasterKeyRotation", "ParquetExport", "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "User", "init", "open"]

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -45,6 +45,9 @@ from ..names import check_unique_name, name_text
 from ..store import Tx, vault
 from ..store import audit as audit_chain
 from .base import RECORD_COLUMNS, InventoryBase
+
+if TYPE_CHECKING:
+    from .maintenance import MasterKeyRotation
 
 READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
@@ -462,13 +465,19 @@ class CoreActions(InventoryBase):
 
     # --- master key -------------------------------------------------------------------------------------
 
-    def rotate_master_key(self) -> int:
-        """Rewrap every data key under a new master key; touches no certificate. Returns the key count.
+    def rotate_master_key(self) -> "MasterKeyRotation":
+        """Rewrap every data key under a new master key; touches no certificate.
 
         Crash safe: the key file is replaced atomically, always holds every master key a row refers to,
         and the whole rotation holds the exclusive lock (no other action seals a key meanwhile). A
         rotation cut short is finished by the next ``certlab.open`` or rotation.
+
+        The copies a restore kept beside the inventory (``NAME.pre-restore-TIME`` and its key file) are
+        rewrapped too, so that they can still be restored and the old master key is nowhere on disk; a
+        copy that cannot be is reported (result, audit event), with its key file as it was.
         """
+        from .maintenance import MasterKeyRotation, rewrap_pre_restore_copies
+
         self._authorize(Action.MASTER_KEY_ROTATED, "master-key")
         new_key = os.urandom(32)
         new_id = vault.key_id_of(new_key)
@@ -480,6 +489,8 @@ class CoreActions(InventoryBase):
             # step 1: both keys on disk, the new one current (a crash here leaves rows under the old one)
             grown = vault.Keyring({**ring.master_keys, new_id: new_key}, new_id, ring.audit_key)
             vault.write_key_file(self.key_file, grown)
+            # the pre-restore copies, each on its own (a crash leaves each one restorable with its key file)
+            copies_done, copies_failed = rewrap_pre_restore_copies(self.db.path, new_id, new_key)
             # step 2: every data key rewrapped, with the audit event, in one transaction
             with self.db.write() as tx:
                 rows = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
@@ -487,10 +498,15 @@ class CoreActions(InventoryBase):
                     sealed = vault.SealedKey(bytes(enc), bytes(wrapped), mk)
                     tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
                                [vault.rewrap(grown, new_id, key_id, sealed), new_id, key_id])
-                self._audit(tx, Action.MASTER_KEY_ROTATED, "master-key", {"keys_rewrapped": len(rows), "new_key_id": new_id})
+                details: dict[str, Any] = {"keys_rewrapped": len(rows), "new_key_id": new_id}
+                if copies_done:
+                    details["pre_restore_rewrapped"] = [str(p) for p in copies_done]
+                if copies_failed:
+                    details["pre_restore_failed"] = {str(p): why for p, why in copies_failed}
+                self._audit(tx, Action.MASTER_KEY_ROTATED, "master-key", details)
             # step 3: only the new key remains.
             vault.write_key_file(self.key_file, vault.Keyring({new_id: new_key}, new_id, ring.audit_key))
-        return len(rows)
+        return MasterKeyRotation(len(rows), new_id, tuple(copies_done), tuple(copies_failed))
 
     def _finish_master_key_rotation(self) -> None:
         """Drop master keys no row uses any more (what a rotation cut short by a crash left behind)."""

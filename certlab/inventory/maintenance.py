@@ -65,6 +65,81 @@ class RestoreResult:
                 "stale_removed": [str(p) for p in self.stale_removed]}
 
 
+@dataclass(frozen=True)
+class MasterKeyRotation:
+    """What a master-key rotation did: the inventory's data keys, and the pre-restore copies beside it."""
+
+    keys_rewrapped: int
+    new_key_id: str
+    pre_restore_rewrapped: tuple[Path, ...] = ()
+    pre_restore_failed: tuple[tuple[Path, str], ...] = ()  # (copy, why): its key file still holds old keys
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keys_rewrapped": self.keys_rewrapped, "new_key_id": self.new_key_id,
+                "pre_restore_rewrapped": [str(p) for p in self.pre_restore_rewrapped],
+                "pre_restore_failed": {str(p): why for p, why in self.pre_restore_failed}}
+
+
+def pre_restore_copies(db_path: Path) -> list[Path]:
+    """The replaced inventories a restore kept beside ``db_path`` (``NAME.pre-restore-TIME``)."""
+    prefix = f"{db_path.name}.pre-restore-"
+    return sorted(p for p in db_path.parent.glob(f"{glob_escape(prefix)}*")
+                  if p.name[len(prefix):].isalnum() and p.is_file())
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def rewrap_pre_restore_copies(db_path: Path, new_id: str, new_key: bytes
+                              ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Rewrap the data keys of every pre-restore copy under the new master key, and leave only that key
+    in the copy's key file: the copy can still be restored, and no old master key stays on disk.
+
+    Each copy in its own steps, crash safe like the rotation itself: its key file first holds old and
+    new keys, then its rows are rewrapped in one transaction, then only the new key remains. A copy
+    that cannot be rewrapped is put back as it was and reported.
+    """
+    done: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    for copy in pre_restore_copies(db_path):
+        key_file = vault.key_file_for(copy)
+        if not key_file.exists():
+            continue  # no key file beside it: no master key either
+        try:
+            ring = vault.load_keyring(key_file)
+        except (StoreError, PermissionDeniedError) as exc:
+            failed.append((copy, str(exc)))
+            continue
+        if set(ring.master_keys) == {new_id}:
+            continue
+        grown = vault.Keyring({**ring.master_keys, new_id: new_key}, new_id, ring.audit_key)
+        try:
+            vault.write_key_file(key_file, grown)
+            with copies.open_private(copy, str(copy)) as tx:
+                tx.execute("BEGIN TRANSACTION")
+                try:
+                    for key_id, spki, enc, wrapped, mk in tx.rows(
+                            "SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys"):
+                        sealed = vault.SealedKey(bytes(enc), bytes(wrapped), str(mk))
+                        if str(mk) not in grown.master_keys:
+                            raise StoreError(f"private key {key_id} is wrapped by master key {mk}, which its key "
+                                             "file does not hold")
+                        tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
+                                   [vault.rewrap(grown, new_id, int(key_id), sealed), new_id, key_id])
+                except BaseException:
+                    tx.execute("ROLLBACK")
+                    raise
+                tx.execute("COMMIT")
+            copies.fsync_file(copy)
+            vault.write_key_file(key_file, vault.Keyring({new_id: new_key}, new_id, ring.audit_key))
+            done.append(copy)
+        except (StoreError, OSError) as exc:
+            vault.write_key_file(key_file, ring)  # as it was: its rows are still under its own keys
+            failed.append((copy, getattr(exc, "strerror", None) or str(exc)))
+    return done, failed
+
+
 def _stamp() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
