@@ -19,10 +19,13 @@ import pytest
 import certlab
 from certlab import Actor, Role
 
+from .secret_scan import Scanner
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 NEW_PASSWORD = "browser test password"
+RENDERED: dict[str, str] = {}  # each visited page's HTML, scanned for private keys at the end
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is installed by scripts/setup")]
@@ -103,6 +106,7 @@ def _shot(page: object, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     _settle(page)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")  # type: ignore[attr-defined]
+    RENDERED[name] = page.content()  # type: ignore[attr-defined]
 
 
 def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, Path, dict[str, str]]) -> None:
@@ -187,3 +191,10 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
     created = [e for e in inv.audit_events() if e.object == "browser_test_cert" and e.action == "created"]
     assert [(e.actor, e.outcome) for e in created] == [("admin", "ok")]
     assert inv.authenticate("admin", NEW_PASSWORD).role is Role.ADMIN
+    # no private key of the inventory in any page's HTML as the browser had it
+    scanner = Scanner()
+    scanner.harvest(db)
+    for name, html in RENDERED.items():
+        scanner.add_text(f"{name} page", html)
+    assert len(scanner.keys) >= 3 and len(RENDERED) >= 6, (len(scanner.keys), list(RENDERED))
+    assert not scanner.leaks(), scanner.leaks()

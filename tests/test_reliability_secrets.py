@@ -1,7 +1,7 @@
 """Secrets stay secret: after every CLI command, no private key's bytes or PEM appear anywhere they
 should not (the database file and its backups, the audit trail, every command's output and error
-messages, the notebooks' saved outputs). Exports need a long password and use PBES2/AES-256 with a
-SHA-256 MAC (3DES only behind --legacy, audited as such); key files are 0600 and refused when others
+messages, the notebooks' saved outputs, every dashboard page and download for every role). Exports
+need a long password and use PBES2/AES-256 with a SHA-256 MAC (3DES only behind --legacy, audited as such); key files are 0600 and refused when others
 can read them; ``audit verify --expect-head`` catches the removal of the newest events.
 """
 
@@ -11,7 +11,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -21,92 +20,20 @@ from typing import Any
 import duckdb
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import certlab
 from certlab import Actor, Role, formats
 from certlab.cli import build_parser
-from certlab.keys import PrivateKey
 
 from .conftest import ROOT, run_cli
+from .dashboard_fixtures import demo_db, demo_template
+from .secret_scan import Scanner, _needles, _secrets
+
+__all__ = ["demo_db", "demo_template"]
 
 PW = "a long enough export password"
 ADMIN_ENV = {"CERTLAB_ACTOR": "alice:admin"}
-
-
-def _secrets(key: PrivateKey) -> dict[str, bytes]:
-    """The secret numbers of a key, as big-endian bytes."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        n = key.private_numbers()
-        values = {"d": n.d, "p": n.p, "q": n.q}
-        return {k: v.to_bytes((v.bit_length() + 7) // 8, "big") for k, v in values.items()}
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        size = (key.curve.key_size + 7) // 8
-        return {"ec": key.private_numbers().private_value.to_bytes(size, "big")}
-    return {"ed25519": key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                         serialization.NoEncryption())}
-
-
-def _needles(key: PrivateKey) -> dict[str, bytes]:
-    """Byte strings that would betray the key's secret part (never its public part): the secret numbers
-    raw, in hex and base64, and pieces of the base64 (PEM) encodings that cover only secret bytes."""
-    out: dict[str, bytes] = {}
-    secrets = _secrets(key)
-    for label, raw in secrets.items():
-        out[f"{label}-raw"] = raw[-20:]
-        out[f"{label}-hex"] = raw[-20:].hex().encode()
-        out[f"{label}-HEX"] = raw[-20:].hex().upper().encode()
-        out[f"{label}-b64"] = base64.b64encode(raw)[4:24]
-    encodings = {"pkcs8": key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())}
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        encodings["traditional"] = key.private_bytes(serialization.Encoding.DER,
-                                                     serialization.PrivateFormat.TraditionalOpenSSL,
-                                                     serialization.NoEncryption())
-    for enc, der in encodings.items():
-        b64 = base64.b64encode(der)
-        for label, raw in secrets.items():
-            at = der.find(raw)
-            assert at >= 0
-            start = -(-at // 3) * 3  # the first base64 group that starts inside the secret
-            for i, offset in enumerate((start, start + 12)):  # two pieces: a PEM line break splits one at most
-                if offset + 9 <= at + len(raw):
-                    out[f"{enc}-{label}-pem-{i}"] = b64[offset // 3 * 4: offset // 3 * 4 + 12]
-    return out
-
-
-class Scanner:
-    """Collects every key the inventory held during the run, and every place to look."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, PrivateKey] = {}
-        self.texts: dict[str, bytes] = {}
-
-    def add_key(self, label: str, key: PrivateKey) -> None:
-        self.keys[label] = key
-
-    def harvest(self, db: Path) -> None:
-        inv = certlab.open(db, actor=Actor("scanner", Role.ADMIN))
-        with inv.db.read() as tx:
-            for (key_id,) in tx.rows("SELECT id FROM private_keys"):
-                key = inv._load_private_key(tx, int(key_id))
-                spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-                self.keys[spki.hex()[-32:]] = key
-
-    def add_text(self, where: str, data: bytes | str) -> None:
-        self.texts[where] = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-
-    def leaks(self) -> list[str]:
-        found = []
-        for where, hay in self.texts.items():
-            if re.search(rb"-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----", hay):
-                found.append(f"{where}: a private key PEM")
-            for label, key in self.keys.items():
-                for what, needle in _needles(key).items():
-                    if needle in hay:
-                        found.append(f"{where}: key {label} ({what})")
-        return found
 
 
 def _cli(scanner: Scanner, name: str, *args: str, db: Path, ok: bool | None = True, stdin: bytes | None = None,
@@ -410,3 +337,212 @@ def test_scanner_helpers_are_exercised() -> None:
     assert {k for k in needles if "-pem-" in k} >= {"pkcs8-ec-pem-0", "pkcs8-ec-pem-1"}
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert not any(n in public or n in base64.b64encode(public) for n in needles.values())
+
+
+# --- the dashboard ---------------------------------------------------------------------------------------------
+
+class Downloads:
+    """Every file a download button offers during AppTest runs: data handed over at once, and the callables
+    of deferred downloads (run afterwards, as a click in the browser would). Records, changes nothing."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from streamlit.runtime.media_file_manager import MediaFileManager
+
+        self.files: list[tuple[str, bytes]] = []
+        self.deferred: list[tuple[str, Any]] = []
+        add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+        def recording_add(mgr: Any, data: Any, mimetype: str, coordinates: str, file_name: str | None = None,
+                          *args: Any, **kwargs: Any) -> Any:
+            if isinstance(data, bytes | str):
+                self.files.append((file_name or mimetype, data.encode() if isinstance(data, str) else data))
+            return add(mgr, data, mimetype, coordinates, file_name, *args, **kwargs)
+
+        def recording_add_deferred(mgr: Any, fn: Any, mimetype: str | None, coordinates: str,
+                                   file_name: str | None = None, **kwargs: Any) -> Any:
+            self.deferred.append((file_name or str(mimetype), fn))
+            return add_deferred(mgr, fn, mimetype, coordinates, file_name, **kwargs)
+
+        monkeypatch.setattr(MediaFileManager, "add", recording_add)
+        monkeypatch.setattr(MediaFileManager, "add_deferred", recording_add_deferred)
+
+    def collect(self, s: Scanner) -> list[str]:
+        """Hand every file to the scanner (zip members one by one); run the deferred ones first."""
+        import io
+        import zipfile
+
+        for name, fn in self.deferred:
+            data = fn()
+            data = data.read() if hasattr(data, "read") else data
+            self.files.append((f"{name} (deferred)", data.encode() if isinstance(data, str) else data))
+        self.deferred.clear()
+        names = []
+        for i, (name, data) in enumerate(self.files):
+            s.add_text(f"download {i} {name}", data)
+            names.append(name)
+            if data.startswith(b"PK\x03\x04"):
+                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                    for member in zf.namelist():
+                        s.add_text(f"download {i} {name} member {member}", zf.read(member))
+        return names
+
+
+def _rendered(at: Any) -> bytes:
+    """Everything an AppTest run rendered: every element's message as sent to the browser (markdown, code,
+    captions, widget values and labels, dataframes as Arrow bytes, chart specs and data), and the
+    dataframes once more as CSV."""
+    parts: list[bytes] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "SerializeToString"):
+            parts.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    for frame in at.dataframe:
+        parts.append(frame.value.to_csv().encode())
+    return b"\n".join(parts)
+
+
+def test_dashboard_scan_would_catch_a_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collection below reaches code blocks, dataframes, and download buttons (at once and deferred):
+    a throwaway app that shows a key in each is caught in each."""
+    from streamlit.testing.v1 import AppTest
+
+    key = certlab.generate_key("ec-p256")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    body = pem.split("-----")[2]  # the base64 body only, without the PEM markers
+    downloads = Downloads(monkeypatch)
+    script = f'''
+import streamlit as st
+where = st.session_state.get("where", "code")
+if where == "code":
+    st.code({body!r})
+elif where == "frame":
+    st.dataframe([{{"field": "key", "value": {_secrets(key)["ec"].hex()!r}}}])
+elif where == "download":
+    st.download_button("Save", {body.encode()!r}, file_name="k.pem")
+else:
+    st.download_button("Save", lambda: {body.encode()!r}, file_name="k.pem", on_click="ignore")
+'''
+    for where in ("code", "frame", "download", "deferred"):
+        at = AppTest.from_string(script, default_timeout=60)
+        at.session_state["where"] = where
+        at.run()
+        s = Scanner()
+        s.add_key("probe", key)
+        s.add_text("page", _rendered(at))
+        downloads.collect(s)
+        downloads.files.clear()
+        assert s.leaks(), f"a key shown as {where} was not found"
+
+
+ROLES = ("admin", "auditor", "analyst")
+
+
+@pytest.mark.slow
+def test_no_private_key_leaks_from_any_dashboard_page(demo_db: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import state
+
+    from .dashboard_fixtures import APP, app_as, errors
+
+    s = Scanner()
+    downloads = Downloads(monkeypatch)
+    admin = certlab.open(demo_db, actor=Actor("admin", Role.ADMIN))
+    key_types = [t.value for t in certlab.KeyType]
+    for kt in key_types:  # a certificate with an exportable key of every type
+        admin.create_self_signed(certlab.CertSpec(name=f"leak_{kt.replace('-', '_')}", key_type=kt,
+                                                  sans=(f"leak-{kt}.example.com",), exportable=True))
+    admin.create_csr(certlab.CertSpec(name="leak_pending", key_type="rsa-2048", subject="CN=pending.example.com"))
+    renders = 0
+
+    def scan(at: AppTest, where: str) -> AppTest:
+        nonlocal renders
+        assert not at.exception, (where, [e.value for e in at.exception])
+        s.add_text(where, _rendered(at))
+        renders += 1
+        return at
+
+    # every page, for every role (pages added later are included), and the sign-in page
+    pages = sorted(p.stem for p in (APP.parent / "pages").glob("*.py") if p.stem != "sign_in")
+    scan(AppTest.from_file(str(APP), default_timeout=60).run(), "sign-in page")
+    for role in ROLES:
+        for page in pages:
+            scan(app_as(role, page), f"{page} as {role}")
+
+    # the certificate detail of every key type and the pending CSR, with every download and the keystore export
+    names = [f"leak_{kt.replace('-', '_')}" for kt in key_types] + ["leak_pending", "jenkins_agent"]
+    for role, opened in (("admin", names), ("auditor", ["leak_rsa_2048", "leak_ed25519", "leak_pending"])):
+        for name in opened:
+            at = app_as(role, "certificates")
+            at.text_input(key="certs_search").input(name).run()
+            at.selectbox(key="certs_open").select(name).run()
+            scan(at, f"{name} detail as {role}")
+            for fmt in ["csr"] if name == "leak_pending" else ["pem", "der", "chain"]:
+                radio = next(r for r in at.radio if r.form_id == f"download_{name}")
+                radio.set_value(fmt)
+                next(b for b in at.button if b.form_id == f"download_{name}").click()
+                at.run()
+                scan(at, f"{name} download {fmt} as {role}")
+                assert any(b.label.startswith("Save ") for b in at.get("download_button")), (name, fmt, errors(at))
+            if name == "leak_pending":
+                continue
+            fields = [t for t in at.text_input if t.form_id == f"export_{name}"]
+            fields[0].input(PW)
+            fields[1].input(PW)
+            next(b for b in at.button if b.form_id == f"export_{name}").click()
+            at.run()
+            scan(at, f"{name} keystore export as {role}")
+            if role == "admin":
+                assert not errors(at) and at.session_state[state.PREPARED_DOWNLOAD][1].secret
+            else:
+                assert any("may not" in e for e in errors(at))
+
+    # the other downloads: evidence pack, CSR from the Create page, timeline and audit exports (deferred)
+    at = app_as("auditor", "evidence")
+    at.button(key="ev_make").click()
+    scan(at.run(), "evidence pack")
+    at = app_as("admin", "create")
+    at.text_input(key="csr_name").input("leak_csr_form")
+    at.text_area(key="csr_sans").input("leak-csr.example.com")
+    at.selectbox(key="csr_key").select("ed25519")
+    at.run()
+    at.button(key="csr_create").click()
+    at.run()
+    at.button(key="csr_prepare").click()
+    scan(at.run(), "create CSR and download")
+    # an upload with a private key: imported (the key stays inside), or rejected (the reason names no key)
+    bundle = certlab.self_signed("upload.example.com", key_type="ec-p384")
+    stray = certlab.generate_key("rsa-2048")
+    s.add_key("uploaded", bundle.private_key)
+    s.add_key("stray", stray)
+    stray_pem = stray.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    at = app_as("admin", "create")
+    at.file_uploader(key="import_files").set_value([
+        ("bundle.pem", bundle.cert_pem.bytes() + bundle.private_key_pem.bytes(), "application/x-pem-file"),
+        ("stray.key", stray_pem, "application/x-pem-file"),
+        ("cut.key", stray_pem[:-60], "application/x-pem-file")])
+    next(b for b in at.button if b.form_id == "import").click()
+    scan(at.run(), "import with keys")
+    results = list(at.dataframe[0].value["Result"])
+    assert len(results) == 3 and results[0] == "imported", results
+    # every page once more as the admin, now that the inventory holds all of this
+    for page in pages:
+        scan(app_as("admin", page), f"{page} as admin, after")
+
+    files = downloads.collect(s)
+    s.harvest(demo_db)
+    assert {k for k in s.keys} >= {"uploaded", "stray"} and len(s.keys) >= len(key_types) + 4
+    assert renders >= 4 * len(pages) + 1 + len(names) + 3
+    kinds = " ".join(files)
+    for expected in (".pem", ".cer", ".csr", ".p12", ".zip", ".csv", ".png", ".svg", ".ics"):
+        assert expected in kinds, f"no {expected} download was scanned: {files}"
+    leaks = s.leaks()
+    assert not leaks, leaks
