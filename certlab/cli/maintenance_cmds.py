@@ -77,6 +77,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_stale(removed: "tuple[Any, ...]") -> None:
+def _say_stale(removed: tuple[Any, ...]) -> None:
     for path in removed:
         out.info(f"removed {path}: a temporary copy left by a certlab process that ended before finishing")
