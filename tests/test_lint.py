@@ -126,8 +126,9 @@ def test_findings_show_in_records_list_and_show(linted: certlab.Inventory, cli_d
     assert "puts payment_gateway at risk" in rec.findings[0]["message"]
     doc = rec.to_json()
     assert doc["findings_count"] == len(rec.findings) == 1
-    listed = {r.name: r for r in linted.list()}
+    listed = {r.name: r for r in linted.list(findings=True)}
     assert listed["pay_server"].findings == rec.findings and listed["fine_client"].findings == ()
+    assert {r.name: r.findings for r in linted.list()}["pay_server"] == ()  # a plain listing does not lint
     ca_rec = listed["lint_ca"]
     assert all(f["rule"] != "ca_as_leaf" for f in ca_rec.findings)
 

@@ -274,7 +274,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ..models import CertFilter
 
     records = open_inventory(args).list(
-        CertFilter(status=args.status, kind=args.kind, expiring_within=args.expiring_within, search=args.search)
+        CertFilter(status=args.status, kind=args.kind, expiring_within=args.expiring_within, search=args.search),
+        findings=wants_doc(args),  # the JSON document carries each certificate's lint findings; the table does not
     )
     if wants_doc(args):
         out.print_json([r.to_json() for r in records])

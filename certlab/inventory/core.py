@@ -44,7 +44,7 @@ from ..models import (
 from ..names import check_unique_name, name_text
 from ..store import Tx, vault
 from ..store import audit as audit_chain
-from .base import RECORD_COLUMNS, InventoryBase
+from .base import InventoryBase, record_rows
 
 if TYPE_CHECKING:
     from .maintenance import MasterKeyRotation
@@ -307,17 +307,24 @@ class CoreActions(InventoryBase):
             raise ConflictError(f"{name} is pending: it has no certificate yet")
         return [cert, *chain]
 
-    def list(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None) -> list[CertificateRecord]:
-        """The inventory, filtered; expiry state computed for ``at`` (default now)."""
+    def list(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None,
+             findings: bool = False) -> list[CertificateRecord]:
+        """The inventory, filtered; expiry state computed for ``at`` (default now).
+
+        ``findings=True`` lints every returned certificate (its chain, bindings, shared keys) and fills in
+        ``findings``, as ``get`` always does; off by default, because linting costs a parse per certificate
+        and a listing of a large inventory should not pay it unasked (``lint()`` lints them all at once).
+        """
         f = filters or CertFilter()
         when = at or self.now()
         where, params = self._filter_sql(f, when)
-        sql = f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE {where} ORDER BY c.not_after NULLS LAST, c.name"
+        tail = f"WHERE {where} ORDER BY c.not_after NULLS LAST, c.name"
         if f.limit is not None:
-            sql += " LIMIT $limit OFFSET $offset"
+            tail += " LIMIT $limit OFFSET $offset"
             params |= {"limit": f.limit, "offset": f.offset}
         with self.db.read() as tx:
-            return self._with_findings(tx, [self._to_record(r, when) for r in tx.dicts(sql, params)], when)
+            records = [self._to_record(r, when) for r in record_rows(tx, tail, params)]
+            return self._with_findings(tx, records, when) if findings else records
 
     def count(self, filters: CertFilter | None = None, *, at: dt.datetime | None = None) -> int:
         where, params = self._filter_sql(filters or CertFilter(), at or self.now())

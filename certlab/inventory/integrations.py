@@ -358,9 +358,9 @@ class IntegrationActions(InventoryBase):
             if name is not None:
                 rows = [self._get_row(tx, name)]
             else:
-                from .base import RECORD_COLUMNS
+                from .base import record_rows
 
-                rows = tx.dicts(f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE c.der IS NOT NULL ORDER BY c.name")
+                rows = record_rows(tx, "WHERE c.der IS NOT NULL ORDER BY c.name")
             records = [self._to_record(r, now) for r in rows]
             found = self._lint_records(tx, records, now)
         reports = []
@@ -408,13 +408,16 @@ class IntegrationActions(InventoryBase):
         for ski, der in tx.rows("SELECT ski, der FROM certificates WHERE is_ca AND der IS NOT NULL AND ski IS NOT NULL "
                                 "AND ski <> '' ORDER BY not_after"):
             cas[ski] = x509.load_der_x509_certificate(bytes(der))
+        # Only what concerns these records: a page of 50 must not group a million rows by key.
         shared: dict[str, list[str]] = {
             r[0]: list(r[1]) for r in tx.rows(
-                "SELECT spki_sha256, list(name ORDER BY name) FROM certificates WHERE spki_sha256 IS NOT NULL "
-                "AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1")}
+                "SELECT spki_sha256, list(name ORDER BY name) FROM certificates WHERE spki_sha256 IN "
+                "(SELECT DISTINCT spki_sha256 FROM certificates WHERE id IN (SELECT unnest(?::BIGINT[]))) "
+                "AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", [ids])}
         usages: dict[int, list[Any]] = {}
         for cert_id, cname, purpose, endpoint in tx.rows(
-                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials ORDER BY name"):
+                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
+                "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) ORDER BY name", [ids]):
             try:
                 external = tls.Endpoint.parse(endpoint).is_external
             except InvalidInputError:
@@ -423,7 +426,8 @@ class IntegrationActions(InventoryBase):
         served: dict[int, list[str]] = {}
         for cert_id, endpoint in tx.rows(
                 "SELECT ec.certificate_id, e.endpoint FROM endpoint_certificates ec JOIN endpoints e ON e.id = ec.endpoint_id "
-                "WHERE ec.position = 0 AND ec.current ORDER BY e.endpoint"):
+                "WHERE ec.position = 0 AND ec.current AND ec.certificate_id IN (SELECT unnest(?::BIGINT[])) "
+                "ORDER BY e.endpoint", [ids]):
             served.setdefault(int(cert_id), []).append(str(endpoint))
         by_id = {r.id: r for r in records}
         chain_cache: dict[str, list[x509.Certificate]] = {}

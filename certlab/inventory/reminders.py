@@ -25,7 +25,7 @@ from ..errors import InvalidInputError
 from ..models import Action, Outcome, Role, iso
 from ..names import _check_email
 from ..store import Tx
-from .base import RECORD_COLUMNS
+from .base import record_rows
 from .rotation import RotationActions
 
 CLAIM_TTL = dt.timedelta(minutes=15)
@@ -220,8 +220,7 @@ class ReminderActions(RotationActions):
         teams = tx.setting(_K_TEAMS, {})
         default_recipients = tuple(tx.setting(_K_RECIPIENTS, []))
         out: list[rem.Reminder] = []
-        rows = tx.dicts(f"SELECT {RECORD_COLUMNS}, c.predecessor_id FROM certificates c "
-                        "WHERE (c.status = 'active' AND c.not_after IS NOT NULL) "
+        rows = record_rows(tx, "WHERE (c.status = 'active' AND c.not_after IS NOT NULL) "
                         "OR (c.status = 'pending' AND c.predecessor_id IS NOT NULL) ORDER BY c.not_after NULLS FIRST, c.name")
         for row in rows:
             record = self._to_record(row, at)
@@ -353,7 +352,7 @@ class ReminderActions(RotationActions):
         end = when + dt.timedelta(days=within_days)
         events: list[rem.CalendarEvent] = []
         with self.db.read() as tx:
-            rows = tx.dicts(f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE c.status = 'active' "
+            rows = record_rows(tx, "WHERE c.status = 'active' "
                             "AND c.not_after IS NOT NULL AND c.not_after >= ? AND c.not_after < ? ORDER BY c.not_after, c.name",
                             [when, end + dt.timedelta(days=3650)])
             for row in rows:

@@ -16,7 +16,7 @@ from ..blob import Blob
 from ..csvexport import csv_bytes
 from ..errors import InvalidInputError
 from ..models import Action, AuditEvent, AuditFilter, CertFilter, CertificateRecord, Role, iso
-from .base import RECORD_COLUMNS, InventoryBase
+from .base import InventoryBase, record_rows
 from .core import READERS, audit_where
 
 PERIODS = ("week", "month")
@@ -160,11 +160,8 @@ class ReportActions(InventoryBase):
         with self.db.read() as tx:
             total = int(tx.scalar(f"SELECT count(*) FROM certificates c WHERE {where}", params))
             page = min(page, max(1, -(-total // page_size)))
-            rows = tx.dicts(
-                f"SELECT {RECORD_COLUMNS} FROM (SELECT * FROM certificates c WHERE {where} "
-                "ORDER BY c.not_after NULLS LAST, c.name LIMIT $limit OFFSET $offset) c "
-                "ORDER BY c.not_after NULLS LAST, c.name",
-                params | {"limit": page_size, "offset": (page - 1) * page_size})
+            rows = record_rows(tx, f"WHERE {where} ORDER BY c.not_after NULLS LAST, c.name LIMIT $limit OFFSET $offset",
+                               params | {"limit": page_size, "offset": (page - 1) * page_size})
         return CertificatePage(tuple(self._to_record(r, when) for r in rows), total, page, page_size)
 
     def expiry_bins(self, period: str = "month", filters: CertFilter | None = None, *,
@@ -228,8 +225,7 @@ class ReportActions(InventoryBase):
         when = self.now()
         where, params = self._report_where(filters, expiry, when)
         with self.db.read() as tx:
-            rows = tx.dicts(f"SELECT {RECORD_COLUMNS} FROM certificates c WHERE {where} "
-                            "ORDER BY c.not_after NULLS LAST, c.name", params)
+            rows = record_rows(tx, f"WHERE {where} ORDER BY c.not_after NULLS LAST, c.name", params)
         docs = [self._to_record(r, when).to_json() for r in rows]
         return csv_bytes(INVENTORY_CSV_COLUMNS, docs)
 
