@@ -53,6 +53,11 @@ def run(size: Size, work: Path) -> list[Result]:
     certlab.open(db, actor=Actor("bench", "admin")).create_self_signed(
         CertSpec(name="payments_mtls", key_type="ec-p256", sans=("pay.example.com",)))
     env = certlab_env()
+    # As installed: certlab's modules byte-compiled (pip does it for a wheel; scripts/setup does it for the
+    # editable checkout). Without it every run would compile certlab's sources first (where
+    # PYTHONDONTWRITEBYTECODE is set, every run does), while duckdb and cryptography come compiled.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(certlab.__file__).parent)], check=True,
+                   capture_output=True)
     bare = [sys.executable, "-c", "import duckdb, cryptography.x509"]
     commands = {
         "certlab --help": [sys.executable, "-m", "certlab", "--help"],

@@ -54,36 +54,33 @@ def run(size: Size, work: Path) -> list[Result]:
                 con.close()
         return go
 
-    statuses = ["active", "expiring", "expired", "revoked", "retired", "pending"]
     status_sql = ("SELECT CASE WHEN status <> 'active' THEN status WHEN not_after < $now THEN 'expired' "
                   "WHEN not_after < $warn THEN 'expiring' ELSE 'active' END AS s, count(*) FROM certificates GROUP BY s")
     warn = {"now": now, "warn": now + dt.timedelta(days=90)}
-    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], str]] = []
-    if hasattr(inv, "summary"):
-        cases.append(("counts by status", lambda: inv.summary(), raw(status_sql, warn), "Inventory.summary()"))
-    else:
-        cases.append(("counts by status", lambda: [inv.count(CertFilter(status=s)) for s in statuses],
-                      raw(status_sql, warn), "Inventory.count(status=...) per status (6 actions)"))
-    cases.append(("expiring within 90 days, first page", lambda: inv.list(CertFilter(expiring_within=90, limit=PAGE)),
-                  raw("SELECT * EXCLUDE (der) FROM certificates WHERE status = 'active' AND not_after >= ? AND "
-                      "not_after < ? ORDER BY not_after LIMIT 50", [now, now + dt.timedelta(days=90)]),
-                  "Inventory.list(CertFilter(expiring_within=90, limit=50))"))
+    page_sql = ("SELECT * EXCLUDE (der) FROM certificates WHERE {where} ORDER BY not_after LIMIT 50")
+    expiring = "status = 'active' AND not_after >= $now AND not_after < $until"
+    search = "name ILIKE $q OR label ILIKE $q OR subject ILIKE $q OR issuer ILIKE $q OR sans ILIKE $q OR serial ILIKE $q"
     month_sql = "SELECT date_trunc('month', not_after) AS m, count(*) FROM certificates GROUP BY m ORDER BY m"
-    if hasattr(inv, "expiry_bins"):
-        cases.append(("expiries per month", lambda: inv.expiry_bins("month"), raw(month_sql), "Inventory.expiry_bins('month')"))
-    else:
-        cases.append(("expiries per month", lambda: inv.sql(
-            "SELECT date_trunc('month', not_after) AS m, count(*) AS n FROM certificates_v GROUP BY m ORDER BY m"),
-            raw(month_sql), "Inventory.sql(...) over certificates_v (audited: one write)"))
-    cases.append((f"text search ({needle!r}), first page", lambda: inv.list(CertFilter(search=needle, limit=PAGE)),
-                  raw("SELECT * EXCLUDE (der) FROM certificates WHERE name ILIKE ? OR subject ILIKE ? OR sans ILIKE ? "
-                      "ORDER BY not_after LIMIT 50", [f"%{needle}%"] * 3),
-                  "Inventory.list(CertFilter(search=..., limit=50))"))
-    cases.append(("lookup by fingerprint", lambda: inv.list(CertFilter(search=fp, limit=PAGE)),
-                  raw("SELECT * EXCLUDE (der) FROM certificates WHERE fingerprint_sha256 = ?", [fp]),
-                  "Inventory.list(CertFilter(search=FINGERPRINT))"))
-    cases.append(("lookup by name", lambda: inv.get(name),
-                  raw("SELECT * EXCLUDE (der) FROM certificates WHERE name = ?", [name]), "Inventory.get(name)"))
+    window = {"now": now, "until": now + dt.timedelta(days=90)}
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], str]] = [
+        ("counts by status", lambda: inv.summary(), raw(status_sql, warn),
+         "Inventory.summary() (the Overview's metrics: totals by state, 30/60/90-day windows, kinds, key types)"),
+        ("expiring within 90 days, first page",
+         lambda: inv.certificate_page(CertFilter(expiring_within=90), page_size=PAGE),
+         raw(page_sql.format(where=expiring), window),
+         "Inventory.certificate_page(CertFilter(expiring_within=90), page_size=50): the page and the filtered total"),
+        ("expiries per month", lambda: inv.expiry_bins("month"), raw(month_sql), "Inventory.expiry_bins('month')"),
+        (f"text search ({needle!r}), first page",
+         lambda: inv.certificate_page(CertFilter(search=needle), page_size=PAGE),
+         raw(page_sql.format(where=search), {"q": f"%{needle}%"}),
+         "Inventory.certificate_page(CertFilter(search=...), page_size=50): the page and the filtered total"),
+        ("lookup by fingerprint", lambda: inv.list(CertFilter(search=fp, limit=PAGE)),
+         raw("SELECT * EXCLUDE (der) FROM certificates WHERE fingerprint_sha256 = ?", [fp]),
+         "Inventory.list(CertFilter(search=FINGERPRINT))"),
+        ("lookup by name", lambda: inv.get(name),
+         raw("SELECT * EXCLUDE (der) FROM certificates WHERE name = ?", [name]),
+         "Inventory.get(name), with its lint findings (chain, bindings, shared key)"),
+    ]
     results = []
     for label, ours, theirs, how in cases:
         log(f"queries: {label}")

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import smtplib
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # smtplib, ssl, urllib and email load only when a reminder is sent (not on every CLI run)
+    from email.message import EmailMessage
 
 from .errors import CertlabError, InvalidInputError
 from .models import iso
@@ -125,6 +122,9 @@ def message_text(r: Reminder) -> str:
 
 
 def email_message(r: Reminder, sender: str, to: str) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     msg = EmailMessage()
     msg["Subject"] = f"[certlab] {r.summary}"
     msg["From"] = sender
@@ -160,6 +160,9 @@ class SmtpConfig:
 
 def send_email(cfg: SmtpConfig, msg: EmailMessage, password: str | None) -> None:
     """Hand one message to the SMTP server; STARTTLS verifies the server's certificate."""
+    import smtplib
+    import ssl
+
     try:
         with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
             smtp.ehlo()
@@ -199,6 +202,9 @@ class WebhookConfig:
 
 def post_webhook(cfg: WebhookConfig, body: dict[str, Any]) -> None:
     """POST the reminder as JSON; any status other than 2xx is a failed delivery."""
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(body, default=str).encode()
     req = urllib.request.Request(cfg.url, data=data, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "certlab"})

@@ -64,7 +64,10 @@ def test_intact_chain_verifies_and_reports_the_head(busy: certlab.Inventory) -> 
      ("UPDATE audit_events SET outcome = 'denied' WHERE seq = 4", "edited"),
      ("UPDATE audit_events SET occurred_at = occurred_at - INTERVAL 1 DAY WHERE seq = 4", "edited"),
      ("UPDATE audit_events SET body = replace(body, '\"alice\"', '\"mallory\"'), actor = 'mallory' WHERE seq = 4", "edited"),
-     ("UPDATE audit_events SET hash = repeat('0', 64) WHERE seq = 4", "edited")],
+     ("UPDATE audit_events SET hash = repeat('0', 64) WHERE seq = 4", "edited"),
+     ("UPDATE audit_events SET body = 'not json' WHERE seq = 4", "edited"),
+     ("UPDATE audit_events SET body = '[1, 2]' WHERE seq = 4", "edited"),
+     ("UPDATE audit_events SET seq = 40 WHERE seq = 4", "missing")],
 )
 def test_an_edited_event_is_named(busy: certlab.Inventory, statement: str, problem: str) -> None:
     _sql(busy.path, statement)
@@ -72,6 +75,19 @@ def test_an_edited_event_is_named(busy: certlab.Inventory, statement: str, probl
     assert not v.ok and v.first_bad_seq == 4 and problem in v.problem
     assert v.describe().startswith("audit chain broken at event 4: ")
     assert v.head_seq == 3  # the last good event
+
+
+def test_events_with_any_text_verify_and_their_columns_are_still_checked(inv: certlab.Inventory) -> None:
+    """The column check runs in DuckDB over the stored JSON: escapes, non-ASCII text, quotes and
+    backslashes must compare equal to the columns, and a changed column must still be caught."""
+    odd = "Grüße \u2013 🚀 \"quoted\" back\\slash \n new line <b>&amp;</b> '; DROP TABLE x; --"
+    with inv.db.write() as tx:
+        inv._audit(tx, Action.QUERIED, odd, {"note": odd, "nested": {"list": [odd, 1, None, True]}})
+    assert inv.verify_audit().ok
+    seq = inv.audit_events()[-1].seq
+    _sql(inv.path, f"UPDATE audit_events SET object = object || ' ' WHERE seq = {seq}")
+    v = inv.verify_audit()
+    assert not v.ok and v.first_bad_seq == seq and "stored columns differ" in v.problem
 
 
 def test_a_deleted_event_is_named(busy: certlab.Inventory) -> None:

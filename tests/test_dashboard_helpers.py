@@ -82,6 +82,27 @@ def test_summary_and_bins_are_counted_in_the_database(clocked: certlab.Inventory
         clocked.expiry_bins("year")
 
 
+def test_summary_agrees_with_counting_each_state_one_by_one(clocked: certlab.Inventory) -> None:
+    """summary() counts in one pass; every figure must equal the plain filtered count."""
+    clocked.generate_synthetic(400, seed=7)
+    make_cert(clocked, "retiring", days=20)
+    clocked.create_csr(certlab.CertSpec(name="waiting", key_type="ec-p256"))
+    at = NOW + dt.timedelta(days=3)
+    s = clocked.summary(at=at)
+    count = lambda **kw: clocked.count(CertFilter(**kw), at=at)  # noqa: E731
+    assert s.total == count() == 402 + 5  # and the five synthetic CAs
+    assert s.expired == count(status="expired") > 0
+    assert s.pending == count(status="pending") == 1
+    assert s.revoked == count(status="revoked") > 0 and s.retired == count(status="retired") > 0
+    assert (s.expiring_30, s.expiring_60, s.expiring_90) == (
+        count(expiring_within=30), count(expiring_within=60), count(expiring_within=90))
+    assert s.active == count(status="active") + count(status="expiring")
+    assert s.active == s.total - s.expired - s.pending - s.revoked - s.retired
+    assert s.by_kind == {k: count(kind=k) for k in s.by_kind} and sum(s.by_kind.values()) == s.total
+    assert list(s.by_kind.values()) == sorted(s.by_kind.values(), reverse=True)
+    assert sum(s.by_key_type.values()) == s.total and len(s.by_key_type) >= 3
+
+
 def test_certificate_page_paginates_with_the_total(clocked: certlab.Inventory) -> None:
     for i in range(7):
         make_cert(clocked, f"c{i}", days=10 + i)

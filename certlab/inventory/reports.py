@@ -119,30 +119,36 @@ class ReportActions(InventoryBase):
         now = at or self.now()
         p = {"now": now, "d30": now + dt.timedelta(days=30), "d60": now + dt.timedelta(days=60),
              "d90": now + dt.timedelta(days=90)}
-        live = "c.status = 'active' AND c.not_after >= $now"
-        sql = f"""
-            SELECT count(*),
-                   count(*) FILTER (WHERE {live}),
-                   count(*) FILTER (WHERE {live} AND c.not_after < $d30),
-                   count(*) FILTER (WHERE {live} AND c.not_after < $d60),
-                   count(*) FILTER (WHERE {live} AND c.not_after < $d90),
-                   count(*) FILTER (WHERE c.status = 'active' AND c.not_after < $now),
-                   count(*) FILTER (WHERE c.status = 'pending'),
-                   count(*) FILTER (WHERE c.status = 'revoked'),
-                   count(*) FILTER (WHERE c.status = 'retired')
-            FROM certificates c"""
+        # One pass over the table: each certificate falls in one bucket, counted per kind and key type;
+        # the windows (30 within 60 within 90) and the per-kind totals are sums of those few groups.
+        sql = """
+            SELECT CASE WHEN c.status <> 'active' THEN c.status WHEN c.not_after IS NULL THEN 'undated'
+                        WHEN c.not_after < $now THEN 'expired' WHEN c.not_after < $d30 THEN 'd30'
+                        WHEN c.not_after < $d60 THEN 'd60' WHEN c.not_after < $d90 THEN 'd90' ELSE 'later' END,
+                   c.kind, coalesce(c.key_type, '?'), count(*)
+            FROM certificates c GROUP BY ALL"""
         with self.db.read() as tx:
-            counts = tx.one(sql, p)
-            assert counts is not None
+            groups = tx.rows(sql, p)
             creds = tx.one(
                 "SELECT count(*), count(*) FILTER (WHERE c.status <> 'active' OR c.not_after < $d30) "
                 "FROM named_credentials n JOIN certificates c ON c.id = n.certificate_id", {"d30": p["d30"]})
             assert creds is not None
-            kinds = dict(tx.rows("SELECT kind, count(*) FROM certificates GROUP BY kind ORDER BY 2 DESC"))
-            keys = dict(tx.rows("SELECT coalesce(key_type, '?'), count(*) FROM certificates GROUP BY 1 ORDER BY 2 DESC"))
             lint = tx.one("SELECT count(*) FILTER (WHERE severity IN ('error', 'warning')), "
                           "count(*) FILTER (WHERE severity = 'error'), max(linted_at) FROM lint_findings")
             assert lint is not None
+        buckets: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        for bucket, kind, key_type, count in groups:
+            buckets[bucket] = buckets.get(bucket, 0) + int(count)
+            kinds[kind] = kinds.get(kind, 0) + int(count)
+            keys[key_type] = keys.get(key_type, 0) + int(count)
+        kinds = dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+        keys = dict(sorted(keys.items(), key=lambda kv: (-kv[1], kv[0])))
+        b = buckets.get
+        d30, d60, d90 = b("d30", 0), b("d30", 0) + b("d60", 0), b("d30", 0) + b("d60", 0) + b("d90", 0)
+        counts = (sum(buckets.values()), d90 + b("later", 0), d30, d60, d90, b("expired", 0), b("pending", 0),
+                  b("revoked", 0), b("retired", 0))
         n = [int(v) for v in counts]
         return Summary(at=now, total=n[0], active=n[1], expiring_30=n[2], expiring_60=n[3], expiring_90=n[4],
                        expired=n[5], pending=n[6], revoked=n[7], retired=n[8], credentials=int(creds[0]),

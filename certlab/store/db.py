@@ -387,14 +387,14 @@ class Database:
         umask = owner_only_files() if writable else contextlib.nullcontext()
         try:
             with umask:  # the database file and its WAL are created 0600
-                con = self._connect(read_only=not writable)
+                con, alias = self._connect(read_only=not writable)
                 opened = time.monotonic()
                 try:
                     if writable:
                         make_owner_only(self.path)
                     yield con
                 finally:
-                    _detach(con)
+                    _detach(con, alias)
         finally:
             if lock is not None:
                 lock.__exit__(None, None, None)
@@ -412,7 +412,7 @@ class Database:
         lock = _FileLock(self.lock_path, exclusive, self.lock_timeout, str(self.path))
         return lock
 
-    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(self, read_only: bool) -> tuple[duckdb.DuckDBPyConnection, str]:
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
@@ -510,8 +510,9 @@ def _host_cursor() -> duckdb.DuckDBPyConnection:
         return _host[1].cursor()
 
 
-def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open the inventory for one action: a connection whose default catalog is the attached file."""
+def _attach(path: Path, read_only: bool) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """Open the inventory for one action: a connection whose default catalog is the attached file (and
+    that catalog's name, to detach it)."""
     alias = f"certlab_{next(_aliases)}"
     con = _host_cursor()
     try:
@@ -521,15 +522,14 @@ def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     except BaseException:
         con.close()
         raise
-    return con
+    return con, alias
 
 
-def _detach(con: duckdb.DuckDBPyConnection) -> None:
+def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
     """Close the inventory after an action: end any open transaction, detach (checkpoint, close the file,
     release DuckDB's lock). If that fails the instance is dropped, which closes every file it holds."""
     global _host
     try:
-        alias = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")  # only when a transaction is still open (an exception left it)
         con.execute("USE memory")
