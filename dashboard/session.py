@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
 import certlab
-from certlab import Actor, CertlabError, Role
+from certlab import Actor, AuditFilter, CertlabError, Role
 
 from . import state
+
+if TYPE_CHECKING:
+    from certlab.store.audit import Verification  # the type verify_audit returns
 
 APP_NAME = "certlab"
 APP_ICON = ":material/verified_user:"
@@ -47,6 +51,25 @@ def inventory(*, password_change: bool = False) -> certlab.Inventory:
     if who is None or (st.session_state.get(state.MUST_CHANGE_PASSWORD) and not password_change):
         st.stop()
     return server_inventory().as_actor(who)
+
+
+VERIFY_MAX_AGE = dt.timedelta(minutes=5)
+
+
+def chain_verification(inv: certlab.Inventory, expect_head: str | None = None, *,
+                       again: bool = False) -> tuple[Verification, dt.datetime]:
+    """The audit chain's verification and when it ran: at most once per session while the newest event
+    stays the same, for at most ``VERIFY_MAX_AGE`` (walking 100,000 events takes seconds and pages rerun
+    on every click). A new session (sign-in, reload) verifies again; ``again`` forces it."""
+    newest = next(iter(inv.audit_events(AuditFilter(newest_first=True, limit=1))), None)
+    what = (str(inv.path), f"{newest.seq}:{newest.hash}" if newest else "", expect_head or "")
+    kept = st.session_state.get(state.VERIFIED)
+    now = inv.now()
+    if not again and kept is not None and kept[0] == what and now - kept[1] < VERIFY_MAX_AGE:
+        return kept[2], kept[1]
+    result = inv.verify_audit(expect_head)
+    st.session_state[state.VERIFIED] = (what, now, result)
+    return result, now
 
 
 def sign_in(name: str, password: str) -> Actor:

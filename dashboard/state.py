@@ -10,3 +10,4 @@ PREPARED_DOWNLOAD = "certlab_prepared_download"  # (certificate name, Blob) read
 AUDIT_PAGE = "certlab_audit_page"
 EVIDENCE_PACK = "certlab_evidence_pack"
 CREATED_CSR = "certlab_created_csr"      # name of the CSR just created, offered for download
+VERIFIED = "certlab_verified"        # the last audit-chain verification: (what, when, result)

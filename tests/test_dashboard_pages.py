@@ -237,6 +237,19 @@ def test_audit_trail_filters_and_shows_a_broken_chain_plainly(demo_db: Path) -> 
     assert "The audit chain is broken at event 10" in texts(at)
 
 
+def test_audit_chain_is_verified_once_per_session_until_asked_again(demo_db: Path) -> None:
+    at = app_as("auditor", "audit")
+    assert "The audit chain is intact" in texts(at)
+    with duckdb.connect(str(demo_db)) as con:  # tamper behind certlab's back, leaving the newest event alone
+        con.execute("UPDATE audit_events SET object = 'elsewhere' WHERE seq = 12")
+    at.selectbox(key="audit_outcome").select("denied").run()  # a rerun in the same session: the kept result
+    assert "The audit chain is intact" in texts(at) and "checked" in texts(at)
+    at.button(key="audit_verify").click().run()
+    assert "The audit chain is broken at event 12" in texts(at)
+    overview = app_as("auditor", "overview")  # a new session verifies again
+    assert "Broken at event 12" in texts(overview)
+
+
 def test_named_credential_add_and_auditor_refusal(demo_db: Path) -> None:
     at = app_as("admin", "credentials")
     at.text_input(key="cred_name").input("crm_sync")

@@ -17,12 +17,15 @@ session.role_note("every action here is recorded under your name.", "every actio
 st.subheader("Chain verification")
 head = st.text_input("Head kept elsewhere (optional, SEQ:HASH)", key="audit_head",
                      help="From `certlab audit verify` or an earlier evidence pack: also detects removal of the newest events.")
-v = session.attempt(lambda: inv.verify_audit(head.strip() or None))
-if v is not None:
+again = st.button("Verify again", key="audit_verify", icon=":material/refresh:")
+checked = session.attempt(lambda: session.chain_verification(inv, head.strip() or None, again=again))
+if checked is not None:
+    v, when = checked
     if v.ok:
         st.success(f"The audit chain is intact: all {v.events} events verified, up to event {v.head_seq}."
                    + (" It matches the head you kept." if head.strip() else ""), icon=":material/verified:")
-        st.caption(f"Current head: `{v.head}`")
+        st.caption(f"Current head: `{v.head}` · checked {fmt.ago_text(when, inv.now())} ({fmt.utc_text(when)}); "
+                   "verified again on each sign-in, each new event and every few minutes.")
     else:
         st.error(f"The audit chain is broken at event {v.first_bad_seq}: {v.problem}. "
                  f"Events 1 to {(v.first_bad_seq or 1) - 1} are intact.", icon=":material/gpp_bad:")

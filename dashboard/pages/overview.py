@@ -59,10 +59,12 @@ with right:
         st.info("No named credentials yet: record which integration uses which certificate on **Named credentials**.")
 
     st.subheader("Audit chain")
-    v = inv.verify_audit()
+    v, checked = session.chain_verification(inv, again=st.button("Verify again", key="overview_verify",
+                                                                  icon=":material/refresh:"))
     if v.ok:
         st.success(f"Verified: {v.events} events, unbroken up to event {v.head_seq}.", icon=":material/verified:")
-        st.caption(f"Head `{v.head}` — keep it elsewhere to detect removal of the newest events.")
+        st.caption(f"Head `{v.head}` — keep it elsewhere to detect removal of the newest events. "
+                   f"Checked {fmt.ago_text(checked, s.at)} ({fmt.utc_text(checked)}).")
     else:
         st.error(f"Broken at event {v.first_bad_seq}: {v.problem}. Events before it are intact.", icon=":material/gpp_bad:")
 
