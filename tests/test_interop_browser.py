@@ -22,7 +22,7 @@ from certlab import Actor, Role
 from .secret_scan import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-artifacts" / "screenshots"
+SHOTS = ROOT / "test-artifacts" / "screenshots"  # scripts/screenshots copies them to docs/screenshots
 CHROMIUM = "/usr/bin/chromium"
 NEW_PASSWORD = "browser test password"
 RENDERED: dict[str, str] = {}  # each visited page's HTML, scanned for private keys at the end
@@ -134,8 +134,11 @@ def test_interop_browser_sign_in_create_find_timeline_audit(server: tuple[str, P
         page.get_by_role("textbox", name="New password again").fill(NEW_PASSWORD)
         page.get_by_role("button", name="Save password").click()
 
-        # Overview of the demo inventory.
+        # Overview of the demo inventory (opened from the navigation, as after any later sign-in).
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        _settle(page)
+        page.get_by_role("link", name="Overview").click()
+        expect(page.get_by_text("Password changed.")).to_have_count(0)
         expect(page.get_by_text("Verified:")).to_be_visible()
         _shot(page, "overview")
 
