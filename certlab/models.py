@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import getpass
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +45,8 @@ class Actor:
         name, _, role = raw.partition(":")
         if not name:
             try:
+                import getpass
+
                 name = getpass.getuser()
             except (KeyError, OSError):
                 name = "unknown"

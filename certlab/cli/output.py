@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -97,6 +96,8 @@ def read_password(path: str | None, what: str, *, confirm: bool = False) -> byte
     if not sys.stdin.isatty():
         raise InvalidInputError(f"{what} needs a password: give --password-file FILE (no terminal to ask on)")
     try:
+        import getpass
+
         first = getpass.getpass(f"{what} password: ")
         if confirm and getpass.getpass("Again: ") != first:
             raise InvalidInputError("the two passwords differ")

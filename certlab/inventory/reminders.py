@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,6 +268,8 @@ class ReminderActions(RotationActions):
         """Deliver what is due; each delivery is claimed first, recorded after, audited either way."""
         self._authorize(Action.REMINDER_SENT, "reminders")
         when = at or self.now()
+        import uuid
+
         token = uuid.uuid4().hex
         claims: list[tuple[int, rem.Reminder, str, str]] = []
         with self.db.write() as tx:
