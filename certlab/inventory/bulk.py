@@ -54,21 +54,21 @@ class BulkActions(InventoryBase):
         for label, value in (("certificate count", n), ("audit event count", audit_events)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SYNTHETIC:
                 raise InvalidInputError(f"synthetic {label} must be a whole number from 0 to {MAX_SYNTHETIC:,}, not {value!r}")
-        import pandas as pd
-
         now = self.now()
         plan = synthetic.make_plan(seed=seed, now=now)
-        ca_frame = pd.DataFrame(synthetic.ca_rows(plan))
+        ca_rows = synthetic.ca_rows(plan)
+        ca_cols = {k: [r[k] for r in ca_rows] for k in ca_rows[0]}
         ca_pems = [ca.certificate.public_bytes(Encoding.PEM).decode() for ca in plan.cas]
-        frames = []
+        batches: list[dict[str, list[Any]]] = []
+        made = 0
         for cols in synthetic.leaf_batches(plan, n):
-            frame = pd.DataFrame(cols)
-            frame["chain_pem"] = [ca_pems[i] if i >= 0 else "" for i in cols["issuer_index"]]
-            frames.append(frame)
+            cols["chain_pem"] = [ca_pems[i] if i >= 0 else "" for i in cols["issuer_index"]]
+            batches.append(cols)
+            made += len(cols["name"])
             if progress is not None:
-                progress(sum(len(f) for f in frames), n + audit_events)
+                progress(made, n + audit_events)
         names = [ca.name for ca in plan.cas]
-        objects = [str(x) for x in frames[0]["name"].head(1000)] if frames else names
+        objects = [str(x) for x in batches[0]["name"][:1000]] if batches else names
         events: list[dict[str, Any]] = []
         for chunk in synthetic.audit_batches(plan.rng, audit_events, start=now - dt.timedelta(days=365), end=now,
                                              objects=objects):
@@ -81,11 +81,11 @@ class BulkActions(InventoryBase):
             # rows(), not next_id(): DuckDB refuses a frame insert while a fetchone() result is pending.
             base = int(tx.rows("SELECT coalesce(max(id), 0) + 1 FROM certificates")[0][0])
             try:
-                self._insert_batch(tx, ca_frame, base, now)
-                next_id = base + len(ca_frame)
-                for frame in frames:
-                    self._insert_batch(tx, frame, next_id, now, ca_base=base)
-                    next_id += len(frame)
+                self._insert_batch(tx, ca_cols, base, now)
+                next_id = base + len(ca_rows)
+                for cols in batches:
+                    self._insert_batch(tx, cols, next_id, now, ca_base=base)
+                    next_id += len(cols["name"])
             except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
                 raise ConflictError(f"synthetic certificates clash with the inventory ({str(exc).splitlines()[0][:160]}); "
                                     "run again") from None
@@ -97,17 +97,15 @@ class BulkActions(InventoryBase):
         return SyntheticResult(n, tuple(names), audit_events, plan.token)
 
     @staticmethod
-    def _insert_batch(tx: Any, frame: Any, first_id: int, now: dt.datetime, ca_base: int | None = None) -> None:
-        import pandas as pd
-
-        frame["id"] = range(first_id, first_id + len(frame))
-        if ca_base is None:
-            frame["issuer_cert_id"] = pd.array([None] * len(frame), dtype="Int64")
-        else:
-            idx = frame["issuer_index"]
-            frame["issuer_cert_id"] = (idx + ca_base).where(idx >= 0).astype("Int64")
-        frame["created_at"] = now
-        frame["updated_at"] = now
-        frame["exportable"] = False
-        tx.insert_frame("certificates", frame.drop(columns=["issuer_index"]))
+    def _insert_batch(tx: Any, cols: dict[str, list[Any]], first_id: int, now: dt.datetime,
+                      ca_base: int | None = None) -> None:
+        size = len(cols["name"])
+        batch = {k: v for k, v in cols.items() if k != "issuer_index"}
+        batch["id"] = list(range(first_id, first_id + size))
+        batch["issuer_cert_id"] = ([None] * size if ca_base is None else
+                                   [i + ca_base if i >= 0 else None for i in cols["issuer_index"]])
+        batch["created_at"] = [now] * size
+        batch["updated_at"] = [now] * size
+        batch["exportable"] = [False] * size
+        tx.insert_rows("certificates", batch)
 

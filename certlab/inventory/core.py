@@ -739,9 +739,7 @@ class _Importer:
     def _flush(self) -> None:
         if not self.rows:
             return
-        import pandas as pd
-
-        frame = pd.DataFrame(self.rows)
-        frame["der"] = frame["der"].map(bytes)
-        self.tx.insert_frame("certificates", frame)
+        for row in self.rows:
+            row["der"] = bytes(row["der"])
+        self.tx.insert_rows("certificates", self.rows)
         self.rows = []

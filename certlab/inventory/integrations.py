@@ -376,10 +376,7 @@ class IntegrationActions(InventoryBase):
                              "severity": f.severity.value, "message": f.message,
                              "integrations": json.dumps(list(f.integrations)), "linted_at": now}
                             for cert_id, cert_findings in found.items() for f in cert_findings]
-                if rows_out:
-                    import pandas as pd  # type: ignore[import-untyped]
-
-                    tx.insert_frame("lint_findings", pd.DataFrame(rows_out))
+                tx.insert_rows("lint_findings", rows_out)
         reports.sort(key=lambda r: (min((f.severity.rank for f in r.findings), default=9), r.certificate))
         return reports
 

@@ -65,8 +65,6 @@ def append_many(tx: Tx, key: bytes, events: list[dict[str, Any]]) -> tuple[int, 
     The same chain as :func:`append`, computed in memory and written with one frame insert; for bulk
     actions that record many events at once. Returns the new head (seq, hash).
     """
-    import pandas as pd
-
     rows = tx.rows("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")  # rows(): a frame insert
     seq, prev = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)  # needs no pending result
     if not events:
@@ -86,7 +84,7 @@ def append_many(tx: Tx, key: bytes, events: list[dict[str, Any]]) -> tuple[int, 
                            ("outcome", event["outcome"]), ("body", body), ("prev_hash", prev), ("hash", digest)):
             cols[col].append(value)
         prev = digest
-    tx.insert_frame("audit_events", pd.DataFrame(cols))
+    tx.insert_rows("audit_events", cols)
     return seq, prev
 
 

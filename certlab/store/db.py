@@ -224,13 +224,35 @@ class Tx:
             raise ValueError("bad identifier")
         return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
 
+    def insert_rows(self, table: str, columns: dict[str, Sequence[Any]] | Sequence[dict[str, Any]]) -> None:
+        """Insert rows as one batch: columns (name -> values) or a list of row dicts (the same keys).
+
+        DuckDB scans a dict of NumPy object arrays directly: NumPy loads in a tenth of pandas' import time,
+        which a command line that imports ten files should not pay.
+        """
+        import numpy as np
+
+        if not isinstance(columns, dict):
+            rows = list(columns)
+            columns = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+        if len({len(v) for v in columns.values()}) > 1:
+            raise ValueError("columns of different lengths")
+        batch = {}
+        for name, values in columns.items():
+            array = np.empty(len(values), dtype=object)
+            array[:] = list(values)  # element by element: a list of tuples stays a list of objects
+            batch[name] = array
+        if batch and len(next(iter(batch.values()))):
+            self.insert_frame(table, batch)
+
     def insert_frame(self, table: str, frame: Any) -> None:
-        """Insert a pandas DataFrame or Arrow table as one batch (columns by name)."""
+        """Insert a pandas DataFrame, an Arrow table or a dict of NumPy arrays as one batch (columns by name)."""
         if not re.fullmatch(r"[a-z_]+", table):
             raise ValueError("bad identifier")
         self.con.register("_certlab_batch", frame)
         try:
-            cols = ", ".join(f'"{c}"' for c in frame.columns if re.fullmatch(r"[a-z_0-9]+", c))
+            names = frame.keys() if isinstance(frame, dict) else frame.columns
+            cols = ", ".join(f'"{c}"' for c in names if re.fullmatch(r"[a-z_0-9]+", c))
             self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _certlab_batch")
         finally:
             self.con.unregister("_certlab_batch")
