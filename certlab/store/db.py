@@ -365,7 +365,8 @@ class Database:
         """An exclusive transaction: commits when the block ends, rolls back on any exception."""
         self._require()
         with self._session(exclusive=True) as con:
-            self._migrate(con)  # cheap when current; refuses a file newer than the code
+            if not self._schema_is_current(con):  # refuses a file newer than the code
+                self._migrate(con)
             self._mark_checked()
             con.execute("BEGIN TRANSACTION")
             try:
@@ -380,16 +381,20 @@ class Database:
         """A shared, read-only transaction (several readers at once, never beside a writer)."""
         self._require()
         for attempt in range(2):
-            self._ensure_checked()
             with self._session(exclusive=False) as con:
-                if not self._schema_is_current(con) and attempt == 0:
-                    # Replaced by an older file (a restore, say) since this process checked it.
-                    self._forget_checked()
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                yield Tx(con, writable=False)
-                con.execute("COMMIT")
-                return
+                # Checked on every open (another process may have replaced or upgraded the file); a read
+                # that finds the schema current goes on under the shared lock, with no write at all.
+                if self._schema_is_current(con) or attempt == 1:
+                    self._mark_checked()
+                    con.execute("BEGIN TRANSACTION")
+                    yield Tx(con, writable=False)
+                    con.execute("COMMIT")
+                    return
+            # An older schema (a file from an older certlab, or restored from an older backup): bring it
+            # up to date under the exclusive lock, then read.
+            self._forget_checked()
+            with self._session(exclusive=True) as con:
+                self._ensure_schema(con)
 
     @contextlib.contextmanager
     def _session(self, exclusive: bool) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -474,12 +479,6 @@ class Database:
         return StoreError(
             f"{self.path}: schema version {have} is newer than this certlab understands ({newest}); upgrade certlab"
         )
-
-    def _ensure_checked(self) -> None:
-        if str(self.path) in self._checked:
-            return
-        with self._session(exclusive=True) as con:
-            self._ensure_schema(con)
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         if str(self.path) in self._checked:
