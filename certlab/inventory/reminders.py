@@ -24,7 +24,7 @@ from ..errors import InvalidInputError
 from ..models import Action, Outcome, Role, iso
 from ..names import _check_email
 from ..store import Tx
-from .base import record_rows
+from .base import _whole_days, record_rows
 from .rotation import RotationActions
 
 CLAIM_TTL = dt.timedelta(minutes=15)
@@ -219,35 +219,46 @@ class ReminderActions(RotationActions):
         teams = tx.setting(_K_TEAMS, {})
         default_recipients = tuple(tx.setting(_K_RECIPIENTS, []))
         out: list[rem.Reminder] = []
-        rows = record_rows(tx, "WHERE (c.status = 'active' AND c.not_after IS NOT NULL) "
+        # The small tables once, then one pass over the certificates: no query per certificate (a
+        # hundred thousand certificates asked three or four queries each took minutes).
+        schedules = self._schedules(tx)
+        recipients: dict[int, tuple[str, ...]] = {}
+        for cert_id, recipient in tx.rows("SELECT certificate_id, recipient FROM certificate_recipients "
+                                          "ORDER BY certificate_id, recipient"):
+            recipients[int(cert_id)] = (*recipients.get(int(cert_id), ()), recipient)
+        sent: dict[tuple[str, int], set[tuple[str, str]]] = {}
+        for fingerprint, threshold, channel, recipient in tx.rows(
+                "SELECT fingerprint, threshold, channel, recipient FROM reminder_deliveries WHERE status = 'sent'"):
+            sent.setdefault((fingerprint, int(threshold)), set()).add((channel, recipient))
+        rows = tx.dicts("SELECT c.id, c.status, c.not_after, c.fingerprint_sha256, c.owner FROM certificates c "
+                        "WHERE (c.status = 'active' AND c.not_after IS NOT NULL) "
                         "OR (c.status = 'pending' AND c.predecessor_id IS NOT NULL) ORDER BY c.not_after NULLS FIRST, c.name")
+        due_rows: list[tuple[dict[str, Any], str, int, str]] = []
         for row in rows:
-            record = self._to_record(row, at)
             if row["status"] == "pending":
-                kind, threshold, key = "renewal_csr", rem.RENEWAL_CSR, f"pending:{row['id']}"
-            else:
-                thresholds, _ = self._thresholds(tx, row)
-                crossed = rem.crossed_threshold(thresholds, row["not_after"], at)
-                if crossed is None:
-                    continue
-                kind, threshold, key = "expiry", crossed, row["fingerprint_sha256"]
-            raw = self._cert_recipients(tx, row["id"]) or default_recipients
-            cred_owners = [r[0] for r in tx.rows(
-                "SELECT DISTINCT owner FROM named_credentials WHERE certificate_id = ? AND owner <> '' ORDER BY owner",
-                [row["id"]])]
+                due_rows.append((row, "renewal_csr", rem.RENEWAL_CSR, f"pending:{row['id']}"))
+                continue
+            crossed = rem.crossed_threshold(schedules.thresholds(row)[0], row["not_after"], at)
+            if crossed is not None:
+                due_rows.append((row, "expiry", crossed, row["fingerprint_sha256"]))
+        full = {r["id"]: r for r in record_rows(tx, "WHERE c.id IN (SELECT unnest(?::BIGINT[]))",
+                                                [[r[0]["id"] for r in due_rows]])} if due_rows else {}
+        for brief, kind, threshold, key in due_rows:
+            row = full[brief["id"]]
+            raw = recipients.get(row["id"], ()) or default_recipients
+            cred_owners = schedules.credential_owners.get(row["id"], [])
             addresses = _resolve([*raw, *([row["owner"]] if row["owner"] else []), *cred_owners], teams)
             targets = [(ch, r) for ch in channels for r in (addresses if ch == "email" else [channels[ch]])]
-            done = {(c, r) for c, r in tx.rows(
-                "SELECT channel, recipient FROM reminder_deliveries WHERE fingerprint = ? AND threshold = ? "
-                "AND status = 'sent'", [key, threshold])}
+            done = sent.get((key, threshold), set())
             open_targets = tuple(t for t in targets if t not in done)
             if not open_targets and (targets or done):
                 continue
-            days = record.days_to_expiry
+            days = None if row["not_after"] is None else _whole_days(row["not_after"] - at)
             out.append(rem.Reminder(
                 certificate=row["name"], kind=kind, threshold=threshold, not_after=row["not_after"],
-                days_left=days, owner=row["owner"] or "", recipients=tuple(raw), credentials=record.credentials,
-                key=key, successor=record.successor, predecessor=record.predecessor, subject=row["subject"],
+                days_left=days, owner=row["owner"] or "", recipients=tuple(raw),
+                credentials=tuple(row["creds"].split(",")) if row["creds"] else (),
+                key=key, successor=row["successor"], predecessor=row["predecessor"], subject=row["subject"],
                 certificate_id=row["id"], targets=open_targets,
                 expired=row["not_after"] is not None and at >= row["not_after"],
             ))
@@ -382,27 +393,56 @@ class ReminderActions(RotationActions):
         return tuple(value) if value else rem.DEFAULT_THRESHOLDS
 
     def _thresholds(self, tx: Tx, row: dict[str, Any]) -> tuple[tuple[int, ...], str]:
-        own = tx.scalar("SELECT thresholds FROM reminder_schedules WHERE scope = 'certificate' AND target = ?",
-                        [str(row["id"])])
-        if own:
-            return tuple(json.loads(own)), "certificate"
-        owners = [row["owner"]] if row.get("owner") else []
-        owners += [r[0] for r in tx.rows("SELECT DISTINCT owner FROM named_credentials WHERE certificate_id = ? "
-                                         "AND owner <> ''", [row["id"]])]
-        merged: set[int] = set()
-        sources = []
-        for o in dict.fromkeys(owners):
-            value = tx.scalar("SELECT thresholds FROM reminder_schedules WHERE scope = 'owner' AND target = ?", [o])
-            if value:
-                merged |= set(json.loads(value))
-                sources.append(o)
-        if merged:
-            return tuple(sorted(merged, reverse=True)), "owner " + ", ".join(sources)
-        return self._default_thresholds(tx), "default"
+        return self._schedules(tx).thresholds(row)
+
+    def _schedules(self, tx: Tx) -> _Schedules:
+        """Every reminder schedule and every credential owner, read once (both tables are small)."""
+        own: dict[str, tuple[int, ...]] = {}
+        by_owner: dict[str, set[int]] = {}
+        for scope, target, value in tx.rows("SELECT scope, target, thresholds FROM reminder_schedules"):
+            if not value:
+                continue
+            if scope == "certificate":
+                own[str(target)] = tuple(json.loads(value))
+            elif scope == "owner":
+                by_owner[str(target)] = set(json.loads(value))
+        owners: dict[int, list[str]] = {}
+        for cert_id, owner in tx.rows("SELECT DISTINCT certificate_id, owner FROM named_credentials WHERE owner <> '' "
+                                      "ORDER BY certificate_id, owner"):
+            owners.setdefault(int(cert_id), []).append(owner)
+        return _Schedules(own, by_owner, owners, self._default_thresholds(tx))
 
     def _cert_recipients(self, tx: Tx, cert_id: int) -> tuple[str, ...]:
         return tuple(r[0] for r in tx.rows("SELECT recipient FROM certificate_recipients WHERE certificate_id = ? "
                                            "ORDER BY recipient", [cert_id]))
+
+
+@dataclass(frozen=True)
+class _Schedules:
+    """Reminder thresholds as configured: per certificate, per owner (merged over a certificate's owner
+    and its credentials' owners), else the default."""
+
+    own: dict[str, tuple[int, ...]]
+    by_owner: dict[str, set[int]]
+    credential_owners: dict[int, list[str]]
+    default: tuple[int, ...]
+
+    def thresholds(self, row: dict[str, Any]) -> tuple[tuple[int, ...], str]:
+        own = self.own.get(str(row["id"]))
+        if own:
+            return own, "certificate"
+        owners = [row["owner"]] if row.get("owner") else []
+        owners += self.credential_owners.get(int(row["id"]), [])
+        merged: set[int] = set()
+        sources = []
+        for o in dict.fromkeys(owners):
+            value = self.by_owner.get(o)
+            if value:
+                merged |= value
+                sources.append(o)
+        if merged:
+            return tuple(sorted(merged, reverse=True)), "owner " + ", ".join(sources)
+        return self.default, "default"
 
 
 def _resolve(entries: Sequence[str], teams: dict[str, list[str]]) -> list[str]:

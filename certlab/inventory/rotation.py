@@ -318,21 +318,23 @@ class RotationActions(LifecycleActions):
         horizon = when + dt.timedelta(days=within_days)
         out: list[RotationDue] = []
         with self.db.read() as tx:
+            # One query: each certificate with its own policy (if any), whether it issued itself and
+            # whether certlab's own CA issued it; the default policy read once.
+            default = self._default_policy(tx)
             rows = tx.rows(
-                "SELECT c.id, c.name, c.kind, c.not_before, c.not_after, c.key_id FROM certificates c "
+                "SELECT c.name, c.kind, c.not_before, c.not_after, p.certificate_id IS NOT NULL, p.days_before, "
+                "p.lifetime_share, p.allow_key_reuse, c.subject = c.issuer, "
+                "c.issuer_cert_id IS NOT NULL AND c.issuer_cert_id IN (SELECT certificate_id FROM ca_settings) "
+                "FROM certificates c LEFT JOIN rotation_policies p ON p.certificate_id = c.id "
                 "WHERE c.status = 'active' AND c.successor_id IS NULL AND NOT c.is_ca AND c.not_after IS NOT NULL "
-                "AND c.kind IN ('self_signed', 'ca_signed', 'imported') ORDER BY c.not_after, c.name")
-            for cid, name, kind, nb, na, key_id in rows:
-                if kind == Kind.IMPORTED.value and key_id is None:
-                    continue
-                policy = self._policy(tx, cid)
-                due = policy.due_at(nb, na)
-                if due <= horizon:
-                    self_issued = kind == Kind.IMPORTED.value and bool(tx.scalar(
-                        "SELECT subject = issuer FROM certificates WHERE id = ?", [cid]))
-                    renew = kind == Kind.SELF_SIGNED.value or self_issued or self._issuing_ca(tx, cid) is not None
-                    mode = "renew" if renew else "csr"
-                    out.append(RotationDue(name, kind, na, due, policy.describe(), mode))
+                "AND c.kind IN ('self_signed', 'ca_signed', 'imported') AND NOT (c.kind = 'imported' AND c.key_id IS NULL) "
+                "ORDER BY c.not_after, c.name")
+        for name, kind, nb, na, has_own, days_before, share, reuse, self_issued, by_our_ca in rows:
+            policy = RotationPolicy(days_before, share, bool(reuse), source="certificate") if has_own else default
+            due = policy.due_at(nb, na)
+            if due <= horizon:
+                renew = kind == Kind.SELF_SIGNED.value or (kind == Kind.IMPORTED.value and bool(self_issued)) or bool(by_our_ca)
+                out.append(RotationDue(name, kind, na, due, policy.describe(), "renew" if renew else "csr"))
         return sorted(out, key=lambda d: (d.due_at, d.name))
 
     def rotate_due(self, at: dt.datetime | None = None) -> list[RotationOutcome]:
