@@ -354,8 +354,9 @@ class CoreActions(InventoryBase):
             clauses.append("c.status = 'active' AND c.not_after >= $now_e AND c.not_after < $until")
             params |= {"now_e": when, "until": when + dt.timedelta(days=f.expiring_within)}
         if f.search and _FINGERPRINT.fullmatch(f.search.strip().lower().replace(":", "")):
-            # A whole SHA-256 fingerprint: the unique index answers it, no scan of every text column.
-            clauses.append("c.fingerprint_sha256 = $q_exact")
+            # A whole SHA-256 fingerprint: the unique index answers it, no scan of every text column. As a
+            # sub-select: a top-N (ORDER BY ... LIMIT) around a plain equality makes DuckDB scan the table.
+            clauses.append("c.id IN (SELECT id FROM certificates WHERE fingerprint_sha256 = $q_exact)")
             params["q_exact"] = f.search.strip().lower().replace(":", "")
         elif f.search:
             clauses.append(
