@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -162,3 +164,27 @@ def test_parameterised_sql_keeps_odd_text_literal(inv: certlab.Inventory) -> Non
     assert [r.name for r in inv.list(certlab.CertFilter(search='"; DROP'))] == ["quote_test"]
     assert [r.name for r in inv.list(certlab.CertFilter(search="%"))] == []
     assert [r.name for r in inv.list(certlab.CertFilter(search="_test"))] == ["quote_test"]
+
+
+def _open_elsewhere(path: Path) -> str:
+    """Open the file read-write from another process, as a second program would (DuckDB refuses while
+    any process still has it open)."""
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            "print(con.execute('SELECT count(*) FROM certificates').fetchone()[0]); con.close()")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-400:]
+    return done.stdout.strip()
+
+
+def test_the_file_is_closed_between_actions_even_after_a_failed_statement(inv: certlab.Inventory,
+                                                                          db_path: Path) -> None:
+    """Actions attach the file to a DuckDB instance kept per process and detach it afterwards: another
+    process can open it read-write right after a read, a write and a read whose statement failed."""
+    make_cert(inv, "one")
+    assert _open_elsewhere(db_path) == "1"
+    inv.list()
+    assert _open_elsewhere(db_path) == "1"
+    with pytest.raises(certlab.InvalidInputError):
+        inv.sql("SELECT no_such_column FROM certificates_v")
+    assert _open_elsewhere(db_path) == "1"
+    assert [r.name for r in inv.list()] == ["one"]  # and this process goes on working

@@ -539,9 +539,13 @@ def _attach(path: Path, read_only: bool) -> tuple[duckdb.DuckDBPyConnection, str
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {literal} AS {alias}" + (" (READ_ONLY)" if read_only else ""))
-        con.execute(f"USE {alias}")
     except BaseException:
         con.close()
+        raise
+    try:
+        con.execute(f"USE {alias}")
+    except BaseException:
+        _detach(con, alias)
         raise
     return con, alias
 
