@@ -193,6 +193,30 @@ def test_schedules_per_certificate_and_owner(inv: certlab.Inventory, receiver: _
     assert inv.reminder_schedule(succ.name) == ((10,), "certificate")  # the successor inherits
 
 
+def test_due_reminders_follow_the_threshold_rule_for_every_certificate(inv: certlab.Inventory) -> None:
+    """The default schedule is checked in DuckDB, custom ones in Python: both must give exactly what the
+    rule (the smallest threshold t with at >= not_after - t days) gives, certificate by certificate."""
+    inv.generate_synthetic(400, seed=11)
+    make_cert(inv, "own_schedule", days=46)
+    make_cert(inv, "by_owner", days=20)
+    inv.add_credential("erp", certificate="by_owner", endpoint="https://erp.example.com", purpose="mtls", owner="erp-team")
+    inv.set_reminder_schedule([45, 2], certificate="own_schedule")
+    inv.set_reminder_schedule([21], owner="erp-team")
+    inv.set_reminder_schedule([60, 14, 0])
+    at = inv.now() + dt.timedelta(days=3, hours=5)
+    expected = {}
+    for rec in inv.list(certlab.CertFilter(status=None)):
+        if rec.stored_status != "active" or rec.not_after is None:
+            continue
+        thresholds = inv.reminder_schedule(rec.name)[0]
+        crossed = crossed_threshold(thresholds, rec.not_after, at)
+        if crossed is not None:
+            expected[rec.name] = crossed
+    got = {r.certificate: r.threshold for r in inv.reminders_due(at) if r.kind == "expiry"}
+    assert got == expected
+    assert got["own_schedule"] == 45 and got["by_owner"] == 21 and len(got) > 50
+
+
 def test_failed_delivery_is_retried_and_never_recorded_as_sent(inv: certlab.Inventory) -> None:
     make_cert(inv, "pay", days=20)
     with pytest.raises(InvalidInputError, match="no delivery channel"):

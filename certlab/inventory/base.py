@@ -73,14 +73,18 @@ RECORD_COLUMNS = """
 """
 
 
-def record_rows(tx: Tx, tail: str, params: Any = None) -> list[dict[str, Any]]:
+#: The fewest columns record_rows can fill in names for (callers that need only a few fields).
+BRIEF_COLUMNS = "c.id, c.name, c.subject, c.owner, c.not_after, c.predecessor_id, c.successor_id, c.issuer_cert_id"
+
+
+def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COLUMNS) -> list[dict[str, Any]]:
     """The rows behind CertificateRecords: ``SELECT RECORD_COLUMNS FROM certificates c <tail>``, then the
     names of their related certificates and credentials, looked up for just those rows.
 
     Two small queries rather than correlated sub-selects: those make DuckDB join the whole table (three
     times) to answer a page of fifty, which on a per-action open reads every name from disk.
     """
-    rows = tx.dicts(f"SELECT {RECORD_COLUMNS} FROM certificates c {tail}", params)
+    rows = tx.dicts(f"SELECT {columns} FROM certificates c {tail}", params)
     if not rows:
         return rows
     ids = [r["id"] for r in rows]

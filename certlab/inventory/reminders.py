@@ -24,7 +24,7 @@ from ..errors import InvalidInputError
 from ..models import Action, Outcome, Role, iso
 from ..names import _check_email
 from ..store import Tx
-from .base import _whole_days, record_rows
+from .base import BRIEF_COLUMNS, _whole_days, record_rows
 from .rotation import RotationActions
 
 CLAIM_TTL = dt.timedelta(minutes=15)
@@ -230,19 +230,34 @@ class ReminderActions(RotationActions):
         for fingerprint, threshold, channel, recipient in tx.rows(
                 "SELECT fingerprint, threshold, channel, recipient FROM reminder_deliveries WHERE status = 'sent'"):
             sent.setdefault((fingerprint, int(threshold)), set()).add((channel, recipient))
-        rows = tx.dicts("SELECT c.id, c.status, c.not_after, c.fingerprint_sha256, c.owner FROM certificates c "
-                        "WHERE (c.status = 'active' AND c.not_after IS NOT NULL) "
-                        "OR (c.status = 'pending' AND c.predecessor_id IS NOT NULL) ORDER BY c.not_after NULLS FIRST, c.name")
+        # Certificates on the default schedule (nearly all) get their crossed threshold from DuckDB: the
+        # smallest threshold t with not_after <= at + t days. Those with a schedule of their own or of an
+        # owner are few; Python checks them as before.
+        custom_ids = sorted({int(i) for i in schedules.own if str(i).isdigit()} | {
+            cid for cid, owners in schedules.credential_owners.items() if any(o in schedules.by_owner for o in owners)})
+        bounds = {f"b{i}": at + dt.timedelta(days=t) for i, t in enumerate(sorted(schedules.default))}
+        crossed_sql = ("CASE " + " ".join(f"WHEN c.not_after <= ${k} THEN {t}" for k, t in zip(
+            bounds, sorted(schedules.default))) + " END") if bounds else "CAST(NULL AS INTEGER)"
+        latest = max(bounds.values()) if bounds else at
+        rows = tx.dicts(
+            f"SELECT c.id, c.status, c.not_after, c.fingerprint_sha256, c.owner, {crossed_sql} AS crossed, "
+            "(c.id IN (SELECT unnest($custom_ids::BIGINT[])) OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[]))) "
+            "AS custom FROM certificates c "
+            "WHERE ((c.status = 'active' AND c.not_after IS NOT NULL) OR (c.status = 'pending' AND c.predecessor_id IS NOT NULL)) "
+            "AND (c.status = 'pending' OR c.not_after <= $latest OR c.id IN (SELECT unnest($custom_ids::BIGINT[])) "
+            "OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[]))) ORDER BY c.not_after NULLS FIRST, c.name",
+            {**bounds, "latest": latest, "custom_ids": custom_ids, "custom_owners": sorted(schedules.by_owner)})
         due_rows: list[tuple[dict[str, Any], str, int, str]] = []
         for row in rows:
             if row["status"] == "pending":
                 due_rows.append((row, "renewal_csr", rem.RENEWAL_CSR, f"pending:{row['id']}"))
                 continue
-            crossed = rem.crossed_threshold(schedules.thresholds(row)[0], row["not_after"], at)
+            crossed = (rem.crossed_threshold(schedules.thresholds(row)[0], row["not_after"], at) if row["custom"]
+                       else row["crossed"])
             if crossed is not None:
-                due_rows.append((row, "expiry", crossed, row["fingerprint_sha256"]))
+                due_rows.append((row, "expiry", int(crossed), row["fingerprint_sha256"]))
         full = {r["id"]: r for r in record_rows(tx, "WHERE c.id IN (SELECT unnest(?::BIGINT[]))",
-                                                [[r[0]["id"] for r in due_rows]])} if due_rows else {}
+                                                [[r[0]["id"] for r in due_rows]], BRIEF_COLUMNS)} if due_rows else {}
         for brief, kind, threshold, key in due_rows:
             row = full[brief["id"]]
             raw = recipients.get(row["id"], ()) or default_recipients
