@@ -292,6 +292,18 @@ def test_reminders_and_rotation_page(demo_db: Path) -> None:
     assert _last(demo_db, action="settings_changed").actor == "admin"
 
 
+def test_reminders_page_shows_the_first_rows_of_a_long_list_and_says_how_many(demo_db: Path) -> None:
+    admin = certlab.open(demo_db, actor=Actor("admin", Role.ADMIN))
+    admin.generate_synthetic(1500, seed=5)  # about half are expired and still active: due reminders
+    due = admin.reminders_due()
+    assert len(due) > 500
+    at = app_as("auditor", "reminders")
+    assert not at.exception
+    frames = {len(df.value) for df in at.dataframe}
+    assert 500 in frames and max(frames) == 500
+    assert f"{len(due):,} reminders are due; the 500" in texts(at)
+
+
 def test_evidence_pack_for_an_auditor(demo_db: Path) -> None:
     at = app_as("auditor", "evidence")
     at.button(key="ev_make").click()

@@ -11,6 +11,7 @@ session.role_note("change the default rotation policy and rotate what is due.",
                   "you can review what is due and what was done.")
 session.show_flash()
 now = inv.now()
+SHOWN = 500  # rows per table: a browser table of tens of thousands of rows helps nobody and is slow to send
 
 st.subheader("Rotation policy")
 policy = inv.rotation_policy()
@@ -27,10 +28,13 @@ st.subheader("Due")
 horizon = st.slider("Look ahead (days)", 0, 365, 90, key="rot_horizon")
 due = inv.rotations_due(within_days=horizon)
 if due:
+    if len(due) > SHOWN:
+        st.caption(f"{len(due):,} certificates are due; the {SHOWN} due first are shown "
+                   "(all of them: `certlab rotate --due` rotates them, a policy change reschedules them).")
     st.dataframe([{"Certificate": d.name, "Kind": fmt.KIND_LABELS.get(d.kind, d.kind), "Due": fmt.utc_text(d.due_at),
                    "Expires": fmt.expiry_text(d.not_after, now), "Policy": d.policy,
                    "Next step": "new certificate" if d.mode == "renew" else "new CSR for the outside CA"}
-                  for d in due], hide_index=True, width="stretch")
+                  for d in due[:SHOWN]], hide_index=True, width="stretch")
     due_now = [d for d in due if d.due_at <= now]
     if session.is_admin() and due_now:
         if st.button(f"Rotate the {len(due_now)} due now", type="primary", key="rotate_due"):
@@ -61,9 +65,12 @@ if not channels:
 due_reminders = inv.reminders_due()
 st.markdown("**Due now**")
 if due_reminders:
+    if len(due_reminders) > SHOWN:
+        st.caption(f"{len(due_reminders):,} reminders are due; the {SHOWN} for the certificates that expire (or expired) first are shown "
+                   "(all of them: `certlab reminders due --json`).")
     st.dataframe([{"Certificate": r.certificate, "Threshold (days)": r.threshold, "Days left": r.days_left,
                    "Breaks": ", ".join(r.credentials) or "—", "Recipients": ", ".join(r.recipients) or "(none set)",
-                   "Kind": r.kind} for r in due_reminders], hide_index=True, width="stretch")
+                   "Kind": r.kind} for r in due_reminders[:SHOWN]], hide_index=True, width="stretch")
     if session.is_admin() and channels and st.button("Send due reminders now", key="send_reminders"):
         with st.spinner("Sending..."):
             results = session.attempt(inv.send_reminders)
