@@ -51,7 +51,6 @@ def test_every_shipped_migration_is_applied_and_recorded(inv: certlab.Inventory)
 
 def test_reopening_applies_nothing_twice(inv: certlab.Inventory, db_path: Path) -> None:
     before = _versions(db_path)
-    Database._checked.clear()
     again = certlab.init(db_path, actor=inv.actor)
     make_cert(again, "after_reopen")
     assert _versions(db_path) == before
@@ -66,7 +65,6 @@ def test_a_database_newer_than_the_code_is_refused(inv: certlab.Inventory, db_pa
         inv.list()
     with pytest.raises(StoreError, match="newer than this certlab"):
         make_cert(inv, "refused")
-    Database._checked.clear()
     with pytest.raises(StoreError, match="upgrade certlab"):
         certlab.open(db_path).list()
     proc = run_cli("list", "--json", db=db_path)
@@ -81,13 +79,11 @@ def test_a_failing_migration_rolls_back_and_leaves_the_file_as_it_was(
     newest = shipped[-1][0]
     broken = "CREATE TABLE half_done (x INTEGER);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM no_such_table;\n"
     monkeypatch.setattr(store_db, "migrations", lambda: [*shipped, (newest + 1, "broken", broken)])
-    Database._checked.clear()
     with pytest.raises(StoreError, match=rf"schema migration {newest + 1:04d}_broken failed"):
         certlab.open(db_path).list()
     assert "half_done" not in _tables(db_path)
     assert _versions(db_path) == [(v, n) for v, n, _ in shipped]
     monkeypatch.setattr(store_db, "migrations", lambda: shipped)
-    Database._checked.clear()
     assert [r.name for r in certlab.open(db_path).list()] == ["before_upgrade"]
 
 
@@ -97,7 +93,6 @@ def test_a_new_migration_is_applied_on_the_next_open(inv: certlab.Inventory, db_
     newest = shipped[-1][0]
     monkeypatch.setattr(store_db, "migrations",
                         lambda: [*shipped, (newest + 1, "extra", "CREATE TABLE extra_things (x INTEGER);")])
-    Database._checked.clear()
     certlab.open(db_path).list()
     assert "extra_things" in _tables(db_path)
     assert _versions(db_path)[-1] == (newest + 1, "extra")

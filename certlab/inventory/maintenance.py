@@ -250,7 +250,6 @@ class MaintenanceActions(InventoryBase):
             self._swap_in(staged, ring, current, kept)
         finally:
             copies.remove_quietly(staged, copies.wal_of(staged))
-        self.db._forget_checked()
         return RestoreResult(src, self.db.path, kept, report.certificates, report.private_keys, report.audit.head,
                              stale_removed=tuple(stale))
 

@@ -276,8 +276,6 @@ class Database:
     (totals over every action of this object) say how long actions waited for and held the lock.
     """
 
-    _checked: set[str] = set()
-    _checked_lock = threading.Lock()
 
     def __init__(self, path: str | os.PathLike[str], lock_timeout: float | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
@@ -338,7 +336,6 @@ class Database:
         existed = self.path.exists()
         with self._session(exclusive=True) as con:
             self._migrate(con)
-        self._mark_checked()
         return not existed
 
     @contextlib.contextmanager
@@ -367,7 +364,6 @@ class Database:
         with self._session(exclusive=True) as con:
             if not self._schema_is_current(con):  # refuses a file newer than the code
                 self._migrate(con)
-            self._mark_checked()
             con.execute("BEGIN TRANSACTION")
             try:
                 yield Tx(con, writable=True)
@@ -385,16 +381,14 @@ class Database:
                 # Checked on every open (another process may have replaced or upgraded the file); a read
                 # that finds the schema current goes on under the shared lock, with no write at all.
                 if self._schema_is_current(con) or attempt == 1:
-                    self._mark_checked()
                     con.execute("BEGIN TRANSACTION")
                     yield Tx(con, writable=False)
                     con.execute("COMMIT")
                     return
             # An older schema (a file from an older certlab, or restored from an older backup): bring it
             # up to date under the exclusive lock, then read.
-            self._forget_checked()
             with self._session(exclusive=True) as con:
-                self._ensure_schema(con)
+                self._migrate(con)
 
     @contextlib.contextmanager
     def _session(self, exclusive: bool) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -455,14 +449,6 @@ class Database:
             except duckdb.Error as exc:
                 raise StoreError(f"{self.path}: cannot open the inventory ({_first_line(exc)})") from None
 
-    def _mark_checked(self) -> None:
-        with self._checked_lock:
-            self._checked.add(str(self.path))
-
-    def _forget_checked(self) -> None:
-        with self._checked_lock:
-            self._checked.discard(str(self.path))
-
     def _schema_is_current(self, con: duckdb.DuckDBPyConnection) -> bool:
         """True when the file's schema is this code's; a newer one is refused (checked on every open,
         because another process with newer code may have upgraded the file meanwhile)."""
@@ -479,12 +465,6 @@ class Database:
         return StoreError(
             f"{self.path}: schema version {have} is newer than this certlab understands ({newest}); upgrade certlab"
         )
-
-    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        if str(self.path) in self._checked:
-            return
-        self._migrate(con)
-        self._mark_checked()
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
