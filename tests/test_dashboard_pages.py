@@ -302,6 +302,11 @@ def test_reminders_page_shows_the_first_rows_of_a_long_list_and_says_how_many(de
     frames = {len(df.value) for df in at.dataframe}
     assert 500 in frames and max(frames) == 500
     assert f"{len(due):,} reminders are due; the 500" in texts(at)
+    rotations = len(admin.rotations_due(within_days=365))
+    at.slider(key="rot_horizon").set_value(365).run()
+    assert rotations > 500 and f"{rotations:,} certificates are due; the 500" in texts(at)
+    shown = [df.value for df in at.dataframe if "Threshold (days)" in df.value.columns][0]
+    assert list(shown["Certificate"]) == [r.certificate for r in due[:500]]
 
 
 def test_evidence_pack_for_an_auditor(demo_db: Path) -> None:

@@ -105,6 +105,17 @@ def receiver() -> Iterator[_Receiver]:
     r.close()
 
 
+def _pages_agree(inv: certlab.Inventory, at: dt.datetime | None = None) -> list[Any]:
+    """The dashboard's page of due reminders and its total say what the whole list says."""
+    every = inv.reminders_due(at)
+    assert inv.count_reminders_due(at) == len(every)
+    for k in (0, 1, 2, 5):
+        assert inv.reminders_due(at, limit=k) == every[:k]
+    order = [(r.not_after is not None, r.not_after or dt.datetime.min, r.certificate) for r in every]
+    assert order == sorted(order)  # pending renewal CSRs first, then by expiry
+    return every
+
+
 def _configure(inv: certlab.Inventory, smtp_port: int | None, hook: str | None) -> None:
     inv.configure_reminders(
         smtp=SmtpConfig(LOCAL, smtp_port, sender="certlab@example.com") if smtp_port else None,
@@ -154,7 +165,8 @@ def test_right_messages_at_right_thresholds(inv: certlab.Inventory, smtp_server:
     assert [(b["certificate"], b["threshold"], b["credentials"]) for b in receiver.bodies] == [("pay", 90, ["gateway"])]
 
     for days in (15, 16, 30):  # nothing twice
-        assert inv.send_reminders(at(days)) == []
+        assert inv.send_reminders(at(days)) == [] and _pages_agree(inv, at(days)) == []
+    assert [r.certificate for r in _pages_agree(inv, at(45))] == ["pay"]
     assert len(box.messages) == 3 and len(receiver.bodies) == 1
     inv.send_reminders(at(45))
     assert [b["threshold"] for b in receiver.bodies] == [90, 60]
@@ -212,7 +224,7 @@ def test_due_reminders_follow_the_threshold_rule_for_every_certificate(inv: cert
         crossed = crossed_threshold(thresholds, rec.not_after, at)
         if crossed is not None:
             expected[rec.name] = crossed
-    got = {r.certificate: r.threshold for r in inv.reminders_due(at) if r.kind == "expiry"}
+    got = {r.certificate: r.threshold for r in _pages_agree(inv, at) if r.kind == "expiry"}
     assert got == expected
     assert got["own_schedule"] == 45 and got["by_owner"] == 21 and len(got) > 50
 
@@ -245,6 +257,25 @@ def test_failed_delivery_is_retried_and_never_recorded_as_sent(inv: certlab.Inve
     assert inv.reminders_due() == []
 
 
+def test_partly_delivered_reminder_stays_due_for_the_rest(inv: certlab.Inventory, receiver: _Receiver) -> None:
+    """A reminder the webhook got but the mail server refused is still due, for the mail only; those
+    no delivery reached are due in full; page and total agree with the whole list throughout."""
+    _configure(inv, _free_port(), receiver.url)  # nothing listens on the SMTP port
+    for name, days in (("pay", 20), ("crm", 25), ("erp", 10)):
+        make_cert(inv, name, days=days)
+    inv.set_reminder_recipients("pay", ["ops@example.com"])
+    inv.set_reminder_schedule([40, 5], certificate="crm")  # a schedule of its own: checked in Python
+    assert [r.certificate for r in _pages_agree(inv)] == ["erp", "pay", "crm"]
+    results = inv.send_reminders()
+    assert {(r.certificate, r.channel, r.ok) for r in results} == {
+        ("erp", "webhook", True), ("pay", "webhook", True), ("pay", "email", False), ("crm", "webhook", True)}
+    due = _pages_agree(inv)
+    assert [(r.certificate, r.targets) for r in due] == [("pay", (("email", "ops@example.com"),))]
+    assert _pages_agree(inv, inv.now() + dt.timedelta(days=6)) == inv.reminders_due(inv.now() + dt.timedelta(days=6))
+    later = [(r.certificate, r.threshold) for r in _pages_agree(inv, inv.now() + dt.timedelta(days=21))]
+    assert later == [("erp", 0), ("pay", 0), ("crm", 5)]
+
+
 def test_renewal_csr_gets_a_reminder(inv: certlab.Inventory, receiver: _Receiver) -> None:
     from cryptography import x509
 
@@ -254,11 +285,14 @@ def test_renewal_csr_gets_a_reminder(inv: certlab.Inventory, receiver: _Receiver
     csr = x509.load_pem_x509_csr(inv.export("erp", "csr").bytes())
     inv.upload_signed("erp", certlab.dump_pem([outside.sign_csr(csr, days=200)]))
     inv.rotate("erp")
-    due = inv.reminders_due()
-    assert [(r.certificate, r.kind, r.predecessor) for r in due] == [("erp_r2", "renewal_csr", "erp")]
+    make_cert(inv, "soon", days=3)
+    due = _pages_agree(inv)
+    assert [(r.certificate, r.kind, r.predecessor) for r in due] == [("erp_r2", "renewal_csr", "erp"),
+                                                                     ("soon", "expiry", None)]
     inv.send_reminders()
     inv.send_reminders()
-    assert [(b["kind"], b["certificate"]) for b in receiver.bodies] == [("renewal_csr", "erp_r2")]
+    assert [(b["kind"], b["certificate"]) for b in receiver.bodies] == [("renewal_csr", "erp_r2"), ("expiry", "soon")]
+    assert _pages_agree(inv) == []
 
 
 def test_smtp_starttls_login_password_never_stored(inv: certlab.Inventory, tmp_path: Path) -> None:

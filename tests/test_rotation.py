@@ -150,6 +150,20 @@ def test_policies_say_what_is_due(inv: certlab.Inventory) -> None:
     inv.set_rotation_policy(None, RotationPolicy(days_before=380))
     assert [d.name for d in inv.rotations_due(at)] == ["short", "long", "share"]
     assert inv.rotation_policy("short").days_before == 380 and inv.rotation_policy("share").lifetime_share == 0.5
+    # The due time DuckDB computes is the policy's own, to the microsecond, for both kinds of policy.
+    for d in inv.rotations_due(at):
+        rec = inv.get(d.name)
+        assert d.due_at == inv.rotation_policy(d.name).due_at(rec.not_before, rec.not_after)
+    # A page of the list and its total, as the dashboard asks for them.
+    assert inv.rotations_due(at, limit=2) == inv.rotations_due(at)[:2]
+    assert inv.count_rotations_due(at) == 3 and inv.count_rotations_due(now) == 1  # "short" is past due now
+    assert [d.name for d in inv.rotations_due(now, within_days=21, limit=5)] == ["short", "long"]
+    assert inv.count_rotations_due(now, within_days=21) == 2
+    # A global lifetime-share policy applies to every certificate without one of its own.
+    inv.set_rotation_policy(None, RotationPolicy(days_before=None, lifetime_share=0.9))
+    assert [d.name for d in inv.rotations_due(now + dt.timedelta(days=95))] == ["share", "short"]
+    with pytest.raises(InvalidInputError, match="limit"):
+        inv.rotations_due(at, limit=-1)
     with pytest.raises(InvalidInputError):
         RotationPolicy(days_before=10, lifetime_share=0.5)
     with pytest.raises(InvalidInputError):

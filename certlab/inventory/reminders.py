@@ -208,76 +208,119 @@ class ReminderActions(RotationActions):
 
     # --- what is due ---------------------------------------------------------------------------------
 
-    def reminders_due(self, at: dt.datetime | None = None) -> list[rem.Reminder]:
-        """Reminders due at ``at`` that have not reached every recipient yet."""
+    def reminders_due(self, at: dt.datetime | None = None, *, limit: int | None = None) -> list[rem.Reminder]:
+        """Reminders due at ``at`` that have not reached every recipient yet, for the certificates that
+        expire (or expired) first; the first ``limit`` only when given (``count_reminders_due``: all)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise InvalidInputError(f"limit must be a whole number of rows, not {limit!r}")
         self._authorize(Action.QUERIED, "reminders", _READERS)
         with self.db.read() as tx:
-            return self._due(tx, at or self.now())
+            return self._due(tx, at or self.now(), limit)[0]
 
-    def _due(self, tx: Tx, at: dt.datetime) -> list[rem.Reminder]:
+    def count_reminders_due(self, at: dt.datetime | None = None) -> int:
+        """How many reminders ``reminders_due`` lists (counted in DuckDB, not built)."""
+        self._authorize(Action.QUERIED, "reminders", _READERS)
+        with self.db.read() as tx:
+            return self._due(tx, at or self.now(), 0)[1]
+
+    def _due(self, tx: Tx, at: dt.datetime, limit: int | None = None) -> tuple[list[rem.Reminder], int]:
+        """The first ``limit`` due reminders (all with ``None``) and how many are due in all.
+
+        No query per certificate and no Python per certificate either: DuckDB finds the candidates
+        (pending renewal CSRs; active certificates past a threshold of the default schedule) and counts
+        those that no delivery has reached yet, which are due whoever their recipients are. Python
+        looks only at the few certificates with a schedule of their own or of an owner, at those
+        that some delivery reached (are all their recipients done?), and builds the page it returns."""
         channels = self._channels(tx)
         teams = tx.setting(_K_TEAMS, {})
         default_recipients = tuple(tx.setting(_K_RECIPIENTS, []))
-        out: list[rem.Reminder] = []
-        # The small tables once, then one pass over the certificates: no query per certificate (a
-        # hundred thousand certificates asked three or four queries each took minutes).
         schedules = self._schedules(tx)
-        recipients: dict[int, tuple[str, ...]] = {}
-        for cert_id, recipient in tx.rows("SELECT certificate_id, recipient FROM certificate_recipients "
-                                          "ORDER BY certificate_id, recipient"):
-            recipients[int(cert_id)] = (*recipients.get(int(cert_id), ()), recipient)
-        sent: dict[tuple[str, int], set[tuple[str, str]]] = {}
-        for fingerprint, threshold, channel, recipient in tx.rows(
-                "SELECT fingerprint, threshold, channel, recipient FROM reminder_deliveries WHERE status = 'sent'"):
-            sent.setdefault((fingerprint, int(threshold)), set()).add((channel, recipient))
-        # Certificates on the default schedule (nearly all) get their crossed threshold from DuckDB: the
-        # smallest threshold t with not_after <= at + t days. Those with a schedule of their own or of an
-        # owner are few; Python checks them as before.
         custom_ids = sorted({int(i) for i in schedules.own if str(i).isdigit()} | {
             cid for cid, owners in schedules.credential_owners.items() if any(o in schedules.by_owner for o in owners)})
-        bounds = {f"b{i}": at + dt.timedelta(days=t) for i, t in enumerate(sorted(schedules.default))}
-        crossed_sql = ("CASE " + " ".join(f"WHEN c.not_after <= ${k} THEN {t}" for k, t in zip(
-            bounds, sorted(schedules.default))) + " END") if bounds else "CAST(NULL AS INTEGER)"
-        latest = max(bounds.values()) if bounds else at
-        rows = tx.dicts(
-            f"SELECT c.id, c.status, c.not_after, c.fingerprint_sha256, c.owner, {crossed_sql} AS crossed, "
-            "(c.id IN (SELECT unnest($custom_ids::BIGINT[])) OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[]))) "
-            "AS custom FROM certificates c "
+        thresholds = sorted(schedules.default)
+        bounds = {f"b{i}": at + dt.timedelta(days=t) for i, t in enumerate(thresholds)}
+        # The smallest default threshold t with not_after <= at + t days: the one crossed last.
+        crossed_sql = ("CASE " + " ".join(f"WHEN c.not_after <= ${k} THEN {t}" for k, t in zip(bounds, thresholds))
+                       + " END") if bounds else "CAST(NULL AS INTEGER)"
+        params: dict[str, Any] = {**bounds, "latest": max(bounds.values()) if bounds else at, "csr": rem.RENEWAL_CSR,
+                                  "custom_ids": custom_ids, "custom_owners": sorted(schedules.by_owner)}
+        candidates = (
+            "SELECT c.id, c.name, c.status, c.not_after, c.owner, "
+            "CASE WHEN c.status = 'pending' THEN 'pending:' || c.id ELSE c.fingerprint_sha256 END AS key, "
+            f"CASE WHEN c.status = 'pending' THEN $csr ELSE {crossed_sql} END AS threshold, "
+            "(c.status = 'active' AND (c.id IN (SELECT unnest($custom_ids::BIGINT[])) "
+            "OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[])))) AS custom "
+            "FROM certificates c "
             "WHERE ((c.status = 'active' AND c.not_after IS NOT NULL) OR (c.status = 'pending' AND c.predecessor_id IS NOT NULL)) "
             "AND (c.status = 'pending' OR c.not_after <= $latest OR c.id IN (SELECT unnest($custom_ids::BIGINT[])) "
-            "OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[]))) ORDER BY c.not_after NULLS FIRST, c.name",
-            {**bounds, "latest": latest, "custom_ids": custom_ids, "custom_owners": sorted(schedules.by_owner)})
-        due_rows: list[tuple[dict[str, Any], str, int, str]] = []
-        for row in rows:
-            if row["status"] == "pending":
-                due_rows.append((row, "renewal_csr", rem.RENEWAL_CSR, f"pending:{row['id']}"))
+            "OR c.owner IN (SELECT unnest($custom_owners::VARCHAR[])))")
+        reached = ("EXISTS (SELECT 1 FROM reminder_deliveries d WHERE d.status = 'sent' AND d.fingerprint = k.key "
+                   "AND d.threshold = k.threshold)")
+        plain = f"NOT k.custom AND k.threshold IS NOT NULL AND NOT {reached}"
+        order = "ORDER BY k.not_after NULLS FIRST, k.name"
+        plain_total = None if limit is None else int(
+            tx.scalar(f"SELECT count(*) FROM ({candidates}) k WHERE {plain}", params) or 0)
+        page = [] if limit == 0 else tx.rows(
+            f"SELECT k.id, k.key, k.threshold, k.not_after, k.name FROM ({candidates}) k WHERE {plain} {order}"
+            + ("" if limit is None else f" LIMIT {int(limit)}"), params)
+        others = tx.rows(f"SELECT k.id, k.key, k.threshold, k.not_after, k.name, k.owner, k.custom, "
+                         f"k.status = 'pending' FROM ({candidates}) k WHERE NOT ({plain}) {order}", params)
+        sent: dict[tuple[str, int], set[tuple[str, str]]] = {}
+        if others:
+            for fingerprint, threshold, channel, recipient in tx.rows(
+                    "SELECT fingerprint, threshold, channel, recipient FROM reminder_deliveries "
+                    "WHERE status = 'sent' AND fingerprint IN (SELECT unnest(?::VARCHAR[]))",
+                    [sorted({str(o[1]) for o in others})]):
+                sent.setdefault((fingerprint, int(threshold)), set()).add((channel, recipient))
+        ids = {int(r[0]) for r in page} | {int(o[0]) for o in others}
+        recipients: dict[int, tuple[str, ...]] = {}
+        for cert_id, recipient in tx.rows("SELECT certificate_id, recipient FROM certificate_recipients "
+                                          "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) "
+                                          "ORDER BY certificate_id, recipient", [sorted(ids)]) if ids else []:
+            recipients[int(cert_id)] = (*recipients.get(int(cert_id), ()), recipient)
+
+        def targets(cert_id: int, owner: str | None) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+            raw = recipients.get(cert_id, ()) or default_recipients
+            addresses = _resolve([*raw, *([owner] if owner else []), *schedules.credential_owners.get(cert_id, [])], teams)
+            return raw, [(ch, r) for ch in channels for r in (addresses if ch == "email" else [channels[ch]])]
+
+        # (sort key, id, key, threshold, open targets) of every reminder on the page or beyond it.
+        due: list[tuple[tuple[Any, ...], int, str, int, tuple[tuple[str, str], ...]]] = []
+        extra = 0
+        for cert_id, key, threshold, not_after, name, owner, custom, pending in others:
+            if custom and not pending:
+                threshold = rem.crossed_threshold(schedules.thresholds({"id": cert_id, "owner": owner})[0], not_after, at)
+            if threshold is None:
                 continue
-            crossed = (rem.crossed_threshold(schedules.thresholds(row)[0], row["not_after"], at) if row["custom"]
-                       else row["crossed"])
-            if crossed is not None:
-                due_rows.append((row, "expiry", int(crossed), row["fingerprint_sha256"]))
+            all_targets = targets(int(cert_id), owner)[1]
+            done = sent.get((key, int(threshold)), set())
+            open_targets = tuple(t for t in all_targets if t not in done)
+            if not open_targets and (all_targets or done):
+                continue
+            extra += 1
+            due.append((_order(not_after, name), int(cert_id), key, int(threshold), open_targets))
+        for cert_id, key, threshold, not_after, name in page:
+            due.append((_order(not_after, name), int(cert_id), key, int(threshold), ()))
+        due.sort(key=lambda d: d[0])
+        total = len(due) if plain_total is None else plain_total + extra
+        if limit is not None:
+            due = due[:limit]
         full = {r["id"]: r for r in record_rows(tx, "WHERE c.id IN (SELECT unnest(?::BIGINT[]))",
-                                                [[r[0]["id"] for r in due_rows]], BRIEF_COLUMNS)} if due_rows else {}
-        for brief, kind, threshold, key in due_rows:
-            row = full[brief["id"]]
-            raw = recipients.get(row["id"], ()) or default_recipients
-            cred_owners = schedules.credential_owners.get(row["id"], [])
-            addresses = _resolve([*raw, *([row["owner"]] if row["owner"] else []), *cred_owners], teams)
-            targets = [(ch, r) for ch in channels for r in (addresses if ch == "email" else [channels[ch]])]
-            done = sent.get((key, threshold), set())
-            open_targets = tuple(t for t in targets if t not in done)
-            if not open_targets and (targets or done):
-                continue
+                                                [[d[1] for d in due]], BRIEF_COLUMNS)} if due else {}
+        out: list[rem.Reminder] = []
+        for _, cert_id, key, threshold, open_targets in due:
+            row = full[cert_id]
+            raw, all_targets = targets(cert_id, row["owner"])
             days = None if row["not_after"] is None else _whole_days(row["not_after"] - at)
             out.append(rem.Reminder(
-                certificate=row["name"], kind=kind, threshold=threshold, not_after=row["not_after"],
-                days_left=days, owner=row["owner"] or "", recipients=tuple(raw),
-                credentials=tuple(row["creds"].split(",")) if row["creds"] else (),
+                certificate=row["name"], kind="renewal_csr" if threshold == rem.RENEWAL_CSR else "expiry",
+                threshold=threshold, not_after=row["not_after"], days_left=days, owner=row["owner"] or "",
+                recipients=tuple(raw), credentials=tuple(row["creds"].split(",")) if row["creds"] else (),
                 key=key, successor=row["successor"], predecessor=row["predecessor"], subject=row["subject"],
-                certificate_id=row["id"], targets=open_targets,
+                certificate_id=row["id"], targets=open_targets or tuple(all_targets),
                 expired=row["not_after"] is not None and at >= row["not_after"],
             ))
-        return out
+        return out, total
 
     def _channels(self, tx: Tx) -> dict[str, str]:
         out = {}
@@ -302,7 +345,7 @@ class ReminderActions(RotationActions):
             smtp_doc = tx.setting(_K_SMTP)
             webhook_doc = tx.setting(_K_WEBHOOK)
             now = self.now()
-            due = self._due(tx, when)
+            due = self._due(tx, when)[0]
             if due and not smtp_doc and not webhook_doc:
                 raise InvalidInputError(
                     f"{len(due)} reminder(s) are due but no delivery channel is configured: run "
@@ -458,6 +501,11 @@ class _Schedules:
         if merged:
             return tuple(sorted(merged, reverse=True)), "owner " + ", ".join(sources)
         return self.default, "default"
+
+
+def _order(not_after: dt.datetime | None, name: str) -> tuple[Any, ...]:
+    """DuckDB's ``ORDER BY not_after NULLS FIRST, name`` as a Python sort key."""
+    return (0, dt.datetime.min, name) if not_after is None else (1, not_after, name)
 
 
 def _resolve(entries: Sequence[str], teams: dict[str, list[str]]) -> list[str]:

@@ -312,30 +312,58 @@ class RotationActions(LifecycleActions):
 
     # --- due rotations -------------------------------------------------------------------------------
 
-    def rotations_due(self, at: dt.datetime | None = None, *, within_days: int = 0) -> list[RotationDue]:
-        """What the policies say is due at ``at`` (or within ``within_days`` after it)."""
+    def rotations_due(self, at: dt.datetime | None = None, *, within_days: int = 0,
+                      limit: int | None = None) -> list[RotationDue]:
+        """What the policies say is due at ``at`` (or within ``within_days`` after it), in the order it
+        falls due; the first ``limit`` only when given (``count_rotations_due`` gives the total)."""
         when = at or self.now()
         horizon = when + dt.timedelta(days=within_days)
-        out: list[RotationDue] = []
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise InvalidInputError(f"limit must be a whole number of rows, not {limit!r}")
         with self.db.read() as tx:
-            # One query: each certificate with its own policy (if any), whether it issued itself and
-            # whether certlab's own CA issued it; the default policy read once.
-            default = self._default_policy(tx)
+            # One query: each certificate's due time computed by DuckDB from its own policy or the
+            # default (read once), so only the rows asked for come back to Python.
+            sql, params = self._due_rotations_sql(tx, horizon)
             rows = tx.rows(
-                "SELECT c.name, c.kind, c.not_before, c.not_after, p.certificate_id IS NOT NULL, p.days_before, "
-                "p.lifetime_share, p.allow_key_reuse, c.subject = c.issuer, "
-                "c.issuer_cert_id IS NOT NULL AND c.issuer_cert_id IN (SELECT certificate_id FROM ca_settings) "
-                "FROM certificates c LEFT JOIN rotation_policies p ON p.certificate_id = c.id "
-                "WHERE c.status = 'active' AND c.successor_id IS NULL AND NOT c.is_ca AND c.not_after IS NOT NULL "
-                "AND c.kind IN ('self_signed', 'ca_signed', 'imported') AND NOT (c.kind = 'imported' AND c.key_id IS NULL) "
-                "ORDER BY c.not_after, c.name")
-        for name, kind, nb, na, has_own, days_before, share, reuse, self_issued, by_our_ca in rows:
+                "SELECT name, kind, not_after, due_at, has_own, days_before, lifetime_share, allow_key_reuse, renew "
+                f"FROM ({sql}) ORDER BY due_at, name" + ("" if limit is None else f" LIMIT {int(limit)}"), params)
+            default = self._default_policy(tx)
+        out: list[RotationDue] = []
+        for name, kind, na, due, has_own, days_before, share, reuse, renew in rows:
             policy = RotationPolicy(days_before, share, bool(reuse), source="certificate") if has_own else default
-            due = policy.due_at(nb, na)
-            if due <= horizon:
-                renew = kind == Kind.SELF_SIGNED.value or (kind == Kind.IMPORTED.value and bool(self_issued)) or bool(by_our_ca)
-                out.append(RotationDue(name, kind, na, due, policy.describe(), "renew" if renew else "csr"))
-        return sorted(out, key=lambda d: (d.due_at, d.name))
+            out.append(RotationDue(name, kind, na, due, policy.describe(), "renew" if renew else "csr"))
+        return out
+
+    def count_rotations_due(self, at: dt.datetime | None = None, *, within_days: int = 0) -> int:
+        """How many certificates ``rotations_due`` lists (without building them)."""
+        horizon = (at or self.now()) + dt.timedelta(days=within_days)
+        with self.db.read() as tx:
+            sql, params = self._due_rotations_sql(tx, horizon)
+            return int(tx.scalar(f"SELECT count(*) FROM ({sql})", params) or 0)
+
+    def _due_rotations_sql(self, tx: Tx, horizon: dt.datetime) -> tuple[str, dict[str, Any]]:
+        """Rotatable certificates due by ``horizon``: due_at is RotationPolicy.due_at in DuckDB (a share
+        of the lifetime in whole microseconds, as Python's timedelta arithmetic has it)."""
+        default = self._default_policy(tx)
+
+        def due(days: str, share: str) -> str:
+            return (f"CASE WHEN {share} IS NOT NULL THEN make_timestamp(epoch_us(c.not_before) + "
+                    f"CAST((epoch_us(c.not_after) - epoch_us(c.not_before)) * {share} AS BIGINT)) "
+                    f"ELSE c.not_after - to_days(CAST(coalesce({days}, $fallback_days) AS INTEGER)) END")
+
+        sql = (
+            "SELECT c.name, c.kind, c.not_after, p.certificate_id IS NOT NULL AS has_own, p.days_before, "
+            "p.lifetime_share, p.allow_key_reuse, "
+            f"CASE WHEN p.certificate_id IS NOT NULL THEN {due('p.days_before', 'p.lifetime_share')} "
+            f"ELSE {due('$default_days', '$default_share')} END AS due_at, "
+            "(c.kind = 'self_signed' OR (c.kind = 'imported' AND c.subject = c.issuer) OR "
+            "coalesce(c.issuer_cert_id IN (SELECT certificate_id FROM ca_settings), false)) AS renew "
+            "FROM certificates c LEFT JOIN rotation_policies p ON p.certificate_id = c.id "
+            "WHERE c.status = 'active' AND c.successor_id IS NULL AND NOT c.is_ca AND c.not_after IS NOT NULL "
+            "AND c.kind IN ('self_signed', 'ca_signed', 'imported') AND NOT (c.kind = 'imported' AND c.key_id IS NULL)")
+        params = {"default_days": default.days_before, "default_share": default.lifetime_share,
+                  "fallback_days": DEFAULT_DAYS_BEFORE}
+        return f"SELECT * FROM ({sql}) WHERE due_at <= $horizon", {**params, "horizon": horizon}
 
     def rotate_due(self, at: dt.datetime | None = None) -> list[RotationOutcome]:
         """Rotate what is due at ``at``: renewed at once, or a pending CSR for an outside CA. One

@@ -26,18 +26,19 @@ if session.is_admin():
 
 st.subheader("Due")
 horizon = st.slider("Look ahead (days)", 0, 365, 90, key="rot_horizon")
-due = inv.rotations_due(within_days=horizon)
+due = inv.rotations_due(now, within_days=horizon, limit=SHOWN)
 if due:
-    if len(due) > SHOWN:
-        st.caption(f"{len(due):,} certificates are due; the {SHOWN} due first are shown "
+    total = inv.count_rotations_due(now, within_days=horizon)
+    if total > SHOWN:
+        st.caption(f"{total:,} certificates are due; the {SHOWN} due first are shown "
                    "(all of them: `certlab rotate --due` rotates them, a policy change reschedules them).")
     st.dataframe([{"Certificate": d.name, "Kind": fmt.KIND_LABELS.get(d.kind, d.kind), "Due": fmt.utc_text(d.due_at),
                    "Expires": fmt.expiry_text(d.not_after, now), "Policy": d.policy,
                    "Next step": "new certificate" if d.mode == "renew" else "new CSR for the outside CA"}
-                  for d in due[:SHOWN]], hide_index=True, width="stretch")
-    due_now = [d for d in due if d.due_at <= now]
+                  for d in due], hide_index=True, width="stretch")
+    due_now = inv.count_rotations_due(now)
     if session.is_admin() and due_now:
-        if st.button(f"Rotate the {len(due_now)} due now", type="primary", key="rotate_due"):
+        if st.button(f"Rotate the {due_now:,} due now", type="primary", key="rotate_due"):
             with st.spinner("Rotating..."):
                 outcomes = session.attempt(lambda: inv.rotate_due())
             if outcomes is not None:
@@ -62,15 +63,16 @@ st.markdown(f"Reminders go out **{', '.join(str(t) for t in thresholds)} days** 
 if not channels:
     st.info("No reminder channel is configured: set SMTP or a webhook with `certlab reminders configure`, "
             "then reminders are sent by `certlab reminders send` (e.g. from cron).")
-due_reminders = inv.reminders_due()
+due_reminders = inv.reminders_due(now, limit=SHOWN)
 st.markdown("**Due now**")
 if due_reminders:
-    if len(due_reminders) > SHOWN:
-        st.caption(f"{len(due_reminders):,} reminders are due; the {SHOWN} for the certificates that expire (or expired) first are shown "
+    reminders_total = inv.count_reminders_due(now)
+    if reminders_total > SHOWN:
+        st.caption(f"{reminders_total:,} reminders are due; the {SHOWN} for the certificates that expire (or expired) first are shown "
                    "(all of them: `certlab reminders due --json`).")
     st.dataframe([{"Certificate": r.certificate, "Threshold (days)": r.threshold, "Days left": r.days_left,
                    "Breaks": ", ".join(r.credentials) or "—", "Recipients": ", ".join(r.recipients) or "(none set)",
-                   "Kind": r.kind} for r in due_reminders[:SHOWN]], hide_index=True, width="stretch")
+                   "Kind": r.kind} for r in due_reminders], hide_index=True, width="stretch")
     if session.is_admin() and channels and st.button("Send due reminders now", key="send_reminders"):
         with st.spinner("Sending..."):
             results = session.attempt(inv.send_reminders)
