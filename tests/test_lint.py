@@ -173,3 +173,33 @@ def test_cli_lint_and_list_json(cli_db: Path, ca: certlab.Issued, tmp_path: Path
     assert listed[0]["findings_count"] == 1 and listed[0]["findings"][0]["severity"] == "error"
     shown = run_cli("show", "pay_server", "--table", db=cli_db, check=True).stdout
     assert "findings_count" in shown and "error: valid for" in shown
+
+
+def test_issuers_found_two_levels_up_and_a_renewed_root_replaces_the_expired_one(inv: certlab.Inventory) -> None:
+    """The chain above a certificate is walked by key identifier through the inventory (leaf -> its
+    intermediate -> the root); where two CAs share a key (a root renewed with its key), the newer one counts."""
+    from certlab.certs import Issued, build_certificate
+
+    from .peers import _ski, x509_name
+
+    root_key = certlab.generate_key("ec-p256")
+
+    def root(not_before: dt.datetime, not_after: dt.datetime) -> x509.Certificate:
+        return build_certificate(subject=x509_name("Two Level Root"), public_key=root_key.public_key(),
+                                 issuer=x509_name("Two Level Root"), issuer_key=root_key, days=3650, is_ca=True,
+                                 purpose=Purpose.ANY, not_before=not_before, not_after=not_after)
+
+    old_root = root(past(800), past(1))
+    inter_key = certlab.generate_key("ec-p256")
+    inter = build_certificate(subject=x509_name("Two Level Intermediate"), public_key=inter_key.public_key(),
+                              issuer=old_root.subject, issuer_key=root_key, days=1000, is_ca=True, purpose=Purpose.ANY,
+                              issuer_ski=_ski(old_root), not_before=past(700))
+    leaf = issue(Issued(inter, inter_key), "two.example", sans=("two.example",), days=30, not_before=past(1))
+    inv.import_sources([ImportSource("root.pem", pem(old_root))], trusted=True, name="old_root")
+    inv.import_sources([ImportSource("inter.pem", pem(inter))], trusted=True, name="inter")
+    inv.import_sources([ImportSource("leaf.pem", pem(leaf.certificate))], name="leaf")
+    found = [f for f in inv.get("leaf").findings if f["rule"] == "chain_ca_expired"]
+    assert len(found) == 1 and "Two Level Root" in found[0]["message"]
+    inv.import_sources([ImportSource("new.pem", pem(root(past(1), NOW + dt.timedelta(days=3000))))], trusted=True,
+                       name="new_root")
+    assert {f["rule"] for f in inv.get("leaf").findings} == set()

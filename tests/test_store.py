@@ -183,3 +183,18 @@ def test_the_file_is_closed_between_actions_even_after_a_failed_statement(inv: c
         inv.sql("SELECT no_such_column FROM certificates_v")
     assert _open_elsewhere(db_path) == "1"
     assert [r.name for r in inv.list()] == ["one"]  # and this process goes on working
+
+
+def test_in_list_gives_the_same_rows_spelled_out_or_as_one_list() -> None:
+    """A few values go in as parameters (DuckDB can use an index), many as one list; both select the same rows."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS id, 'k' || range AS key FROM range(2000)")
+    few, many = [5, 7, 1999], list(range(0, 2000, 3))
+    for values, cast, column in ((few, "BIGINT", "id"), (many, "BIGINT", "id"), (["k5", "k77"], "VARCHAR", "key")):
+        where, params = store_db.in_list(column, values, cast)
+        assert ("unnest" in where) == (len(values) > store_db.IN_PARAMS)
+        got = sorted(r[0] for r in con.execute(f"SELECT {column} FROM t WHERE {where}", params).fetchall())
+        assert got == sorted(values)
+    assert con.execute(f"SELECT count(*) FROM t WHERE {store_db.in_list('id', [])[0]}").fetchone() == (0,)
+    with pytest.raises(ValueError):
+        store_db.in_list("id; DROP TABLE t", [1])

@@ -18,7 +18,7 @@ from ..certs import CertInfo, utcnow
 from ..errors import NotFoundError, PermissionDeniedError
 from ..keys import PrivateKey, describe_public_key
 from ..models import Action, Actor, CertificateRecord, Outcome, Role
-from ..store import Database, Tx
+from ..store import Database, Tx, in_list
 from ..store import audit as audit_chain
 from ..store import vault
 
@@ -91,8 +91,8 @@ def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COL
     related = {x for r in rows for x in (r["predecessor_id"], r["successor_id"], r["issuer_cert_id"]) if x is not None}
     names: dict[int, str] = {}
     if related:
-        names = dict(tx.rows("SELECT id, name FROM certificates WHERE id IN (SELECT unnest(?::BIGINT[]))",  # type: ignore[arg-type]
-                             [sorted(related)]))
+        where, params = in_list("id", sorted(related))
+        names = dict(tx.rows(f"SELECT id, name FROM certificates WHERE {where}", params))  # type: ignore[arg-type]
     creds = dict(tx.rows(  # type: ignore[arg-type]
         "SELECT certificate_id, string_agg(name, ',' ORDER BY name) FROM named_credentials "
         "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id", [ids]))

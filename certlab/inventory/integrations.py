@@ -21,7 +21,7 @@ from ..errors import ConflictError, EndpointError, InvalidInputError, NotFoundEr
 from ..integrations import tls
 from ..keys import PrivateKey
 from ..models import Action, Credential, Kind, Outcome, Status
-from ..store import Tx
+from ..store import Tx, in_list
 from .base import InventoryBase
 from .core import READERS
 
@@ -398,19 +398,20 @@ class IntegrationActions(InventoryBase):
         ids = [r.id for r in records if r.fingerprint_sha256]
         if not ids:
             return {}
-        rows = tx.rows(
-            "SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
-            "JOIN (SELECT unnest(?::BIGINT[]) AS id) t ON t.id = c.id WHERE c.der IS NOT NULL", [ids])
-        cas: dict[str, x509.Certificate] = {}
-        for ski, der in tx.rows("SELECT ski, der FROM certificates WHERE is_ca AND der IS NOT NULL AND ski IS NOT NULL "
-                                "AND ski <> '' ORDER BY not_after"):
-            cas[ski] = x509.load_der_x509_certificate(bytes(der))
+        where, params = in_list("c.id", ids)
+        rows = tx.rows("SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
+                       f"WHERE {where} AND c.der IS NOT NULL", params)
+        cas = _cas_above(tx, {str(r[4]) for r in rows if r[4]})
         # Only what concerns these records: a page of 50 must not group a million rows by key.
-        shared: dict[str, list[str]] = {
-            r[0]: list(r[1]) for r in tx.rows(
-                "SELECT spki_sha256, list(name ORDER BY name) FROM certificates WHERE spki_sha256 IN "
-                "(SELECT DISTINCT spki_sha256 FROM certificates WHERE id IN (SELECT unnest(?::BIGINT[]))) "
-                "AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", [ids])}
+        # Only what concerns these records (a page of 50 must not group a million rows by key), looked
+        # up through the spki index.
+        shared: dict[str, list[str]] = {}
+        where, params = in_list("spki_sha256", sorted({str(r[3]) for r in rows if r[3]}), "VARCHAR")
+        for spki, cname, has_der in tx.rows(f"SELECT spki_sha256, name, der IS NOT NULL FROM certificates WHERE {where}",
+                                            params):
+            if has_der:
+                shared.setdefault(spki, []).append(cname)
+        shared = {k: sorted(v) for k, v in shared.items() if len(v) > 1}
         usages: dict[int, list[Any]] = {}
         for cert_id, cname, purpose, endpoint in tx.rows(
                 "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
@@ -513,6 +514,41 @@ def _discovered_name(cert: x509.Certificate, info: Any, taken: set[str]) -> str:
         n += 1
     taken.add(name)
     return name
+
+
+def _cas_above(tx: Tx, akis: set[str]) -> dict[str, x509.Certificate]:
+    """The inventory's CA certificates (by subject key identifier) reachable from ``akis`` going up.
+
+    The newest CA wins where two share a key identifier. Each level up is one lookup through the ski
+    index; only the CAs on the way are read and parsed (reading every CA row to lint one certificate
+    was most of ``get`` at a million certificates)."""
+    cas: dict[str, x509.Certificate] = {}
+    asked: set[str] = set()
+    want = {a for a in akis if a}
+    for _ in range(8):  # as deep as _issuers_above goes
+        todo = sorted(want - asked)
+        if not todo:
+            break
+        asked |= set(todo)
+        want = set()
+        # ski alone in the WHERE clause: DuckDB uses the index only for a bare comparison.
+        found = tx.rows(f"SELECT ski, der, is_ca, not_after, id FROM certificates WHERE ski IN "
+                        f"({', '.join('?' for _ in todo)})", todo)
+        newest: dict[str, tuple[Any, ...]] = {}
+        for ski, der, is_ca, not_after, cert_id in found:
+            if is_ca and der is not None:
+                key = (not_after is not None, not_after or dt.datetime.min, cert_id)
+                if ski not in newest or key > newest[ski][0]:
+                    newest[ski] = (key, der)
+        for ski, (_, der) in newest.items():
+            cert = cas[str(ski)] = x509.load_der_x509_certificate(bytes(der))
+            try:
+                above = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+            except (x509.ExtensionNotFound, ValueError):
+                continue
+            if above:
+                want.add(above.hex())
+    return cas
 
 
 def _issuers_above(cert: x509.Certificate, aki: str | None, stored: list[x509.Certificate],

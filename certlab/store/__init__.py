@@ -1,5 +1,5 @@
 """The store: the only code that knows it talks to DuckDB."""
 
-from .db import Database, Tx
+from .db import Database, Tx, in_list
 
-__all__ = ["Database", "Tx"]
+__all__ = ["Database", "Tx", "in_list"]

@@ -186,6 +186,22 @@ class LockStats:
                 "mean_held_s": round(self.mean_held, 6)}
 
 
+IN_PARAMS = 256  # up to this many values an IN list is spelled out as parameters
+
+
+def in_list(column: str, values: Sequence[Any], cast: str = "BIGINT") -> tuple[str, list[Any]]:
+    """``column IN (...)`` and its parameters. A few values go in as parameters: DuckDB then looks them
+    up through an index or skips row groups by their min/max. Many go in as one list parameter (a join,
+    which scans the column)."""
+    if not re.fullmatch(r"[a-z_.0-9]+", column) or cast not in ("BIGINT", "VARCHAR"):
+        raise ValueError("bad identifier")
+    if not values:
+        return "false", []
+    if len(values) <= IN_PARAMS:
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+    return f"{column} IN (SELECT unnest(?::{cast}[]))", [list(values)]
+
+
 class Tx:
     """One open connection inside one transaction. Parameterised SQL only."""
 
