@@ -7,6 +7,7 @@ import enum
 import hashlib
 import ipaddress
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .blob import Blob
-from .errors import FormatError, InvalidInputError
+from .errors import CertlabError, FormatError, InvalidInputError
 from .keys import KeyType, PrivateKey, describe_public_key, generate_key, signature_hash_for
 from .names import (
     Subject,
@@ -325,6 +326,120 @@ class CertInfo:
             der=der,
             common_name=common_name(cert.subject),
         )
+
+
+#: Below this many certificates a batch is read in this process: starting a worker (a new Python that
+#: imports cryptography, about 0.2 s) costs more than it saves.
+PARALLEL_MIN = 2000
+ENV_WORKERS = "CERTLAB_IMPORT_WORKERS"
+#: How the last parallel read went: shares of the batch, and how many workers read theirs.
+LAST_PARALLEL_READ: dict[str, int] = {"shares": 0, "by_workers": 0}
+
+
+def read_infos(certs: Sequence[x509.Certificate], source: str = "certificate") -> list[CertInfo]:
+    """``CertInfo.of`` of each certificate, in order, raising the error of the first bad one.
+
+    Reading a certificate's fields in Python (names above all) is most of a bulk import, so a large
+    batch is shared with worker processes, one per core (``$CERTLAB_IMPORT_WORKERS`` caps them; 1
+    turns them off). Only certificates (DER) and their fields cross to workers, never key material.
+    Where workers cannot start, this process reads everything itself."""
+    workers = _workers(len(certs))
+    if workers <= 1:
+        return [CertInfo.of(c, source) for c in certs]
+    return _read_in_parallel(certs, source, workers)
+
+
+def _workers(n: int) -> int:
+    import os
+
+    if n < PARALLEL_MIN:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    text = os.environ.get(ENV_WORKERS, "").strip()
+    cap = int(text) if text.isdigit() else 8
+    return max(1, min(cores, cap, n // (PARALLEL_MIN // 2)))
+
+
+def _read_in_parallel(certs: Sequence[x509.Certificate], source: str, workers: int) -> list[CertInfo]:
+    """Workers are plain ``python -m certlab.infos_worker`` processes fed through pipes, not
+    multiprocessing: that would import the caller's main module again in each worker, and an
+    unguarded script (or a command line) would run a second time there."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    import threading
+
+    size = -(-len(certs) // workers)
+    chunks = [list(certs[i:i + size]) for i in range(0, len(certs), size)]
+    LAST_PARALLEL_READ.update(shares=len(chunks), by_workers=0)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    started: list[tuple[subprocess.Popen[bytes], threading.Thread] | None] = []
+    for chunk in chunks[1:]:
+        payload = pickle.dumps(([c.public_bytes(serialization.Encoding.DER) for c in chunk], source),
+                               protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "certlab.infos_worker"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            started.append(None)
+            continue
+        feeder = threading.Thread(target=_feed, args=(proc, payload), daemon=True)
+        feeder.start()
+        started.append((proc, feeder))
+    try:
+        out = [CertInfo.of(c, source) for c in chunks[0]]  # this process reads the first share meanwhile
+        for chunk, worker in zip(chunks[1:], started):
+            got = _collect(worker)
+            if isinstance(got, BaseException):
+                raise got
+            if got is not None:
+                LAST_PARALLEL_READ["by_workers"] += 1
+            out.extend(got if got is not None else [CertInfo.of(c, source) for c in chunk])
+        return out
+    finally:
+        for worker in started:
+            if worker is not None and worker[0].poll() is None:
+                worker[0].kill()
+                worker[0].wait()
+
+
+def _feed(proc: Any, payload: bytes) -> None:
+    try:
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the worker died: _collect sees it and this process reads that share itself
+
+
+def _collect(worker: Any) -> list[CertInfo] | BaseException | None:
+    """A worker's result: its CertInfos, the CertlabError it met, or None (it failed: read it here)."""
+    import pickle
+
+    if worker is None:
+        return None
+    proc, feeder = worker
+    data = proc.stdout.read()
+    proc.stdout.close()
+    feeder.join()
+    if proc.wait() != 0:
+        return None
+    try:
+        status, value = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - anything unreadable from a worker: read the share here instead
+        return None
+    if status == "error" and isinstance(value, CertlabError):
+        return value
+    return value if status == "ok" else None
+
+
+def _infos_from_der(ders: list[bytes], source: str) -> list[CertInfo]:
+    """A worker's share of ``read_infos``."""
+    return [CertInfo.of(x509.load_der_x509_certificate(d), source) for d in ders]
 
 
 def _sig_name(cert: x509.Certificate) -> str:

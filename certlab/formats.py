@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
-from .certs import _LAZY_ERRORS, CertInfo, _short
+from .certs import _LAZY_ERRORS, CertInfo, _short, read_infos
 from .errors import ChainError, FormatError, InvalidInputError, PasswordRequiredError, WrongPasswordError
 from .keys import PrivateKey, supported_private_key
 from .names import name_text
@@ -119,7 +119,7 @@ def _load_pem_certificates(blobs: list[bytes], source: str) -> list[tuple[x509.C
         return []
     try:
         certs = x509.load_pem_x509_certificates(b"\n".join(blobs))
-        return [(c, CertInfo.of(c, source)) for c in certs]  # lazy fields fail here, not later
+        return list(zip(certs, read_infos(certs, source)))  # lazy fields fail here, not later
     except FormatError:
         raise
     except _LAZY_ERRORS:
