@@ -665,3 +665,24 @@ def test_public_api_surface() -> None:
     for cls in (CertificateRecord, certlab.Credential, certlab.ImportResult, certlab.AuditEvent, certlab.CertInfo,
                 certlab.Issued, certlab.Loaded, certlab.CertSpec):
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+
+
+def test_imported_names_step_past_those_in_use_in_batches_and_one_by_one(inv: certlab.Inventory) -> None:
+    """Certificates named after the same host get base, base_2, ...: past stored names (looked up a few
+    at a time, not by reading every name), past names taken earlier in the same import, and past a
+    stored name in the middle of the run; a certificate already stored is a duplicate, not a new name."""
+    from certlab import ImportSource
+
+    from .peers import issue, make_ca, pem
+
+    ca = make_ca("Naming CA")
+    leaves = [issue(ca, "api.example.com", sans=("api.example.com",)).certificate for _ in range(14)]
+    make_cert(inv, "api_example_com_5")  # a stored name in the run
+    first = inv.import_sources([ImportSource(f"a{i}.pem", pem(c)) for i, c in enumerate(leaves[:10])])
+    assert [r.name for r in first] == ["api_example_com", *(f"api_example_com_{n}" for n in (2, 3, 4, 6, 7, 8, 9, 10, 11))]
+    for i, c in enumerate(leaves[10:]):  # one file per import: each looks up the stored names again
+        assert inv.import_sources([ImportSource(f"b{i}.pem", pem(c))])[0].name == f"api_example_com_{12 + i}"
+    again = inv.import_sources([ImportSource("again.pem", pem(leaves[3]))])[0]
+    assert (again.result, again.name) == ("duplicate", "api_example_com_4")
+    named = inv.import_sources([ImportSource("x.pem", pem(issue(ca, "x.example.com").certificate))], name="api_example_com_9")[0]
+    assert named.result == "rejected" and "exists already" in (named.reason or "")

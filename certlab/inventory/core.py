@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -64,20 +65,15 @@ class ImportSource:
     data: bytes
 
 
-def _name_from(info: CertInfo, taken: set[str]) -> str:
+def _base_name(info: CertInfo) -> str:
+    """The name an imported certificate gets if it is free (else ``_2``, ``_3``, ... is added)."""
     base = info.common_name or ""
     if not base and info.sans:
         base = info.sans[0]
     base = re.sub(r"[^A-Za-z0-9_]+", "_", base).strip("_") or "cert"
     if not base[0].isalpha():
         base = "c_" + base
-    base = base[:72]
-    name, n = base, 2
-    while name in taken:
-        name = f"{base}_{n}"
-        n += 1
-    taken.add(name)
-    return name
+    return base[:72]
 
 
 class CoreActions(InventoryBase):
@@ -612,19 +608,28 @@ def _pair_key_files(parsed: Sequence[tuple[ImportSource, formats.Loaded | Certla
     return pairs
 
 
+_NAMES_PER_QUERY = 8
+
+
+def _suffixed(base: str, n: int) -> str:
+    return base if n == 1 else f"{base}_{n}"
+
+
 class _Importer:
     """Turns parsed files into rows: one batch insert for certificates, one audit event per file."""
 
     def __init__(self, inv: CoreActions, tx: Tx, *, trusted: bool, name: str | None, exportable: bool) -> None:
         self.inv, self.tx, self.trusted, self.name, self.exportable = inv, tx, trusted, name, exportable
-        self.taken = {r[0] for r in tx.rows("SELECT name FROM certificates")}
-        self.known = {r[0]: r[1] for r in tx.rows("SELECT fingerprint_sha256, name FROM certificates WHERE fingerprint_sha256 IS NOT NULL")}
+        self.taken: set[str] = set()  # names in use, of those this import looked at (see _check_names)
+        self.checked: set[str] = set()  # names looked up (taken or free)
+        self.known: dict[str, str] = {}  # fingerprint -> name, of this import's certificates already stored
         self.rows: list[dict[str, Any]] = []
         self.next_id = tx.next_id("certificates")
         self.now = inv.now()
         self.events: list[dict[str, Any]] = []  # one per file, chained in one batch at the end
 
     def run(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> list[ImportResult]:
+        parsed = self._prefetch(parsed)
         pairs = _pair_key_files(parsed)  # certificate file index -> index of the file holding its key alone
         paired_keys = set(pairs.values())
         results: list[ImportResult | None] = [None] * len(parsed)
@@ -652,6 +657,34 @@ class _Importer:
         self._flush()
         audit_chain.append_many(self.tx, self.inv._keyring().audit_key, self.events)
         return [r for r in results if r is not None]
+
+    def _prefetch(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]
+                  ) -> list[tuple[ImportSource, formats.Loaded | CertlabError]]:
+        """Read, once, the stored names and fingerprints this import can collide with: those of its own
+        certificates, and the names its certificates would get (``base``, ``base_2``, ...). Reading the
+        whole name and fingerprint columns instead made one file's import into a million certificates
+        take seconds. Fields that no loader read yet are read here, for the rest of the import."""
+        out: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
+        fingerprints: set[str] = set()
+        bases: set[str] = {self.name} if self.name else set()
+        for src, loaded in parsed:
+            if isinstance(loaded, formats.Loaded) and loaded.certificates:
+                if len(loaded.infos) != len(loaded.certificates):
+                    try:
+                        loaded = dataclasses.replace(loaded, infos=tuple(CertInfo.of(c, src.source)
+                                                                         for c in loaded.certificates))
+                    except CertlabError:
+                        pass  # reported when the file's turn comes
+                for info in loaded.infos:
+                    fingerprints.add(info.fingerprint_sha256)
+                    bases.add(_base_name(info))
+            out.append((src, loaded))
+        if fingerprints:
+            self.known = dict(self.tx.rows(  # type: ignore[arg-type]
+                "SELECT fingerprint_sha256, name FROM certificates WHERE fingerprint_sha256 IN "
+                "(SELECT unnest(?::VARCHAR[]))", [sorted(fingerprints)]))
+        self._check_names([_suffixed(b, k) for b in sorted(bases) for k in range(1, _NAMES_PER_QUERY + 1)])
+        return out
 
     def _audit(self, obj: str, details: dict[str, Any]) -> None:
         self.events.append({"at": self.inv.now(), "actor": self.inv.actor.name, "role": self.inv.actor.role.value,
@@ -718,11 +751,33 @@ class _Importer:
     def _pick_names(self, infos: Sequence[CertInfo]) -> list[str]:
         """The names the certificates of one file will get; refuses before anything is written."""
         if self.name is not None:
+            self._check_names([self.name])
             if self.name in self.taken:
                 raise ConflictError(f"a certificate named {self.name!r} exists already")
             self.taken.add(self.name)
             return [self.name]
-        return [_name_from(info, self.taken) for info in infos]
+        return [self._name_for(info) for info in infos]
+
+    def _name_for(self, info: CertInfo) -> str:
+        """The first free name of base, base_2, base_3, ... (looked up in batches)."""
+        base, n = _base_name(info), 1
+        while True:
+            name = _suffixed(base, n)
+            if name not in self.checked:
+                self._check_names([_suffixed(base, k) for k in range(n, n + _NAMES_PER_QUERY)])
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+            n += 1
+
+    def _check_names(self, names: list[str]) -> None:
+        """Which of ``names`` are stored: one lookup of these names, not a read of every name (a
+        million names read for a one-file import took seconds; a regular expression over them too)."""
+        todo = sorted(set(names) - self.checked)
+        if todo:
+            self.taken.update(r[0] for r in self.tx.rows(
+                "SELECT name FROM certificates WHERE name IN (SELECT unnest(?::VARCHAR[]))", [todo]))
+            self.checked.update(todo)
 
     def _add(self, info: CertInfo, key_id: int | None, chain_pem: str, name: str) -> str:
         cols = self.inv._info_columns(info)
