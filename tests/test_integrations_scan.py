@@ -14,7 +14,7 @@ from certlab import Actor, InvalidInputError, PermissionDeniedError, Role
 from certlab.integrations import scan as scan_mod
 from certlab.integrations.tls import Endpoint
 
-from .conftest import run_cli
+from .conftest import make_cert, run_cli
 from .peers import TLSServer, issue, make_ca, past
 
 
@@ -53,6 +53,7 @@ class SilentServer:
 
 def test_scan_records_new_chains_known_certificates_and_failures(inv: certlab.Inventory, chains: dict[str, certlab.Issued],
                                                                    tmp_path: Path) -> None:
+    make_cert(inv, "web_internal_test")  # the name the web server's certificate would get: it steps past it
     silent = SilentServer()
     closed = _closed_port()
     try:
@@ -82,7 +83,7 @@ def test_scan_records_new_chains_known_certificates_and_failures(inv: certlab.In
 
     rec = inv.get(web_result.chain[0].name)
     assert rec.kind == "discovered" and not rec.has_private_key and rec.stored_status == "active"
-    assert rec.name == "web_internal_test" and web_result.chain[1].name == "Scan_Test_CA"
+    assert rec.name == "web_internal_test_2" and web_result.chain[1].name == "Scan_Test_CA"
     assert len([r for r in inv.list() if r.kind == "discovered"]) == 4
     eps = {e["endpoint"]: e for e in inv.endpoints()}
     assert eps[f"127.0.0.1:{web.port}"]["leaf"] == web_result.chain[0].name

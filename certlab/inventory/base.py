@@ -77,6 +77,24 @@ RECORD_COLUMNS = """
 BRIEF_COLUMNS = "c.id, c.name, c.subject, c.owner, c.not_after, c.predecessor_id, c.successor_id, c.issuer_cert_id"
 
 
+class StoredNames:
+    """Which names the inventory holds, asked one name at a time through the name index and
+    remembered, for code that picks a free name (reading every name would cost seconds at a million)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.seen: dict[str, bool] = {}
+
+    def __contains__(self, name: object) -> bool:
+        key = str(name)
+        if key not in self.seen:
+            self.seen[key] = self.tx.one("SELECT 1 FROM certificates WHERE name = ?", [key]) is not None
+        return self.seen[key]
+
+    def add(self, name: str) -> None:
+        self.seen[name] = True
+
+
 def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COLUMNS) -> list[dict[str, Any]]:
     """The rows behind CertificateRecords: ``SELECT RECORD_COLUMNS FROM certificates c <tail>``, then the
     names of their related certificates and credentials, looked up for just those rows.

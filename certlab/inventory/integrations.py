@@ -22,7 +22,7 @@ from ..integrations import tls
 from ..keys import PrivateKey
 from ..models import Action, Credential, Kind, Outcome, Status
 from ..store import Tx, in_list
-from .base import InventoryBase
+from .base import InventoryBase, StoredNames
 from .core import READERS
 
 _METHOD = re.compile(r"^[A-Z]{3,10}$")
@@ -299,7 +299,7 @@ class IntegrationActions(InventoryBase):
                        "WHERE id = ?", [json.dumps(fingerprints), fetched.served.tls_version, now, now, now, changed, now,
                                        endpoint_id])
         tx.execute("UPDATE endpoint_certificates SET current = FALSE WHERE endpoint_id = ?", [endpoint_id])
-        taken = {r[0] for r in tx.rows("SELECT name FROM certificates")}
+        taken = StoredNames(tx)
         chain: list[ScannedCertificate] = []
         for pos, (cert, info) in enumerate(zip(certs, infos)):
             found = tx.one("SELECT id, name FROM certificates WHERE fingerprint_sha256 = ?", [info.fingerprint_sha256])
@@ -494,7 +494,7 @@ class IntegrationActions(InventoryBase):
         return bearer.token
 
 
-def _discovered_name(cert: x509.Certificate, info: Any, taken: set[str]) -> str:
+def _discovered_name(cert: x509.Certificate, info: Any, taken: StoredNames) -> str:
     """A unique name for a discovered certificate: from its first DNS name, else its CN."""
     from cryptography.x509.oid import NameOID
 
