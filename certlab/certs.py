@@ -81,7 +81,7 @@ class CertSpec:
         check_unique_name(self.name)
         object.__setattr__(self, "label", check_label(self.label or self.name))
         object.__setattr__(self, "key_type", KeyType.parse(self.key_type))
-        object.__setattr__(self, "subject", Subject.parse(self.subject))  # type: ignore[arg-type]
+        object.__setattr__(self, "subject", Subject.parse(self.subject))
         object.__setattr__(self, "purpose", Purpose.parse(self.purpose))
         if isinstance(self.sans, str):
             object.__setattr__(self, "sans", (self.sans,))

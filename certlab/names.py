@@ -200,7 +200,7 @@ def parse_identity(value: str) -> x509.GeneralName:
         pass
     if "/" in text and not "://" in text:
         try:
-            return x509.IPAddress(ipaddress.ip_network(text, strict=True))  # type: ignore[arg-type]
+            return x509.IPAddress(ipaddress.ip_network(text, strict=True))
         except ValueError:
             raise InvalidInputError(f"invalid SAN {value!r}") from None
     if "://" in text:

@@ -256,7 +256,7 @@ def leaf_batches(plan: Plan, n: int, *, batch: int = DEFAULT_BATCH) -> Iterator[
             if ku_key not in ku_cache:
                 ku_cache[ku_key] = key_usage(Purpose.parse(purpose), pk.public)
             cert = (
-                base.subject_name(subject).issuer_name(signer.name).public_key(pk.public)  # type: ignore[arg-type]
+                base.subject_name(subject).issuer_name(signer.name).public_key(pk.public)
                 .serial_number(serial).not_valid_before(not_before).not_valid_after(not_after)
                 .add_extension(ku_cache[ku_key], critical=True)
                 .add_extension(pk.ski, critical=False)

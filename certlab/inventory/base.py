@@ -110,8 +110,8 @@ def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COL
     names: dict[int, str] = {}
     if related:
         where, params = in_list("id", sorted(related))
-        names = dict(tx.rows(f"SELECT id, name FROM certificates WHERE {where}", params))  # type: ignore[arg-type]
-    creds = dict(tx.rows(  # type: ignore[arg-type]
+        names = dict(tx.rows(f"SELECT id, name FROM certificates WHERE {where}", params))
+    creds = dict(tx.rows(
         "SELECT certificate_id, string_agg(name, ',' ORDER BY name) FROM named_credentials "
         "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id", [ids]))
     for r in rows:

@@ -33,6 +33,11 @@ AUDIT_CSV_COLUMNS = ("seq", "at", "actor", "role", "action", "object", "outcome"
 _MONDAY_1970 = dt.date(1970, 1, 5)
 
 
+def _bin_start(period: str, key: int) -> dt.date:
+    """The first day of a bin from its integer key (see expiry_bins)."""
+    return _MONDAY_1970 + dt.timedelta(weeks=key) if period == "week" else dt.date(key // 12, key % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class Summary:
     """The Overview's numbers, at one moment."""
@@ -194,9 +199,7 @@ class ReportActions(InventoryBase):
                "GROUP BY b ORDER BY b")
         with self.db.read() as tx:
             rows = tx.rows(sql, params)
-        start = (lambda k: _MONDAY_1970 + dt.timedelta(weeks=k)) if period == "week" else (
-            lambda k: dt.date(k // 12, k % 12 + 1, 1))
-        return [ExpiryBin(start(int(r[0])), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+        return [ExpiryBin(_bin_start(period, int(r[0])), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def credential_states(self, *, at: dt.datetime | None = None) -> list[CredentialState]:
         """Every named credential and its certificate's state, soonest expiry first."""

@@ -21,7 +21,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -240,7 +240,7 @@ class Tx:
             raise ValueError("bad identifier")
         return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
 
-    def insert_rows(self, table: str, columns: dict[str, Sequence[Any]] | Sequence[dict[str, Any]]) -> None:
+    def insert_rows(self, table: str, columns: Mapping[str, Sequence[Any]] | Sequence[dict[str, Any]]) -> None:
         """Insert rows as one batch: columns (name -> values) or a list of row dicts (the same keys).
 
         DuckDB scans a dict of NumPy object arrays directly: NumPy loads in a tenth of pandas' import time,
@@ -248,13 +248,15 @@ class Tx:
         """
         import numpy as np
 
-        if not isinstance(columns, dict):
+        if isinstance(columns, Mapping):
+            by_name: Mapping[str, Sequence[Any]] = columns
+        else:
             rows = list(columns)
-            columns = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
-        if len({len(v) for v in columns.values()}) > 1:
+            by_name = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+        if len({len(v) for v in by_name.values()}) > 1:
             raise ValueError("columns of different lengths")
         batch = {}
-        for name, values in columns.items():
+        for name, values in by_name.items():
             array = np.empty(len(values), dtype=object)
             array[:] = list(values)  # element by element: a list of tuples stays a list of objects
             batch[name] = array
