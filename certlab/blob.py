@@ -26,7 +26,7 @@ class Blob:
         shown = "<secret>" if self.secret else f"{len(self.data)} bytes"
         return f"Blob(filename={self.filename!r}, media_type={self.media_type!r}, {shown})"
 
-    def write_to_path(self, path: "str | os.PathLike[str]", append: bool = False) -> Path:
+    def write_to_path(self, path: str | os.PathLike[str], append: bool = False) -> Path:
         """Write the bytes; secret blobs are created with mode 0600 before any byte is written."""
         p = Path(path)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)

@@ -7,8 +7,8 @@ import enum
 import hashlib
 import ipaddress
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization

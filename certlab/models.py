@@ -17,7 +17,7 @@ class Role(enum.Enum):
     ANALYST = "analyst"
 
     @classmethod
-    def parse(cls, value: "str | Role") -> "Role":
+    def parse(cls, value: str | Role) -> Role:
         if isinstance(value, Role):
             return value
         for m in cls:
@@ -39,7 +39,7 @@ class Actor:
             raise InvalidInputError(f"invalid actor name {self.name!r}")
 
     @classmethod
-    def from_env(cls) -> "Actor":
+    def from_env(cls) -> Actor:
         """``$CERTLAB_ACTOR`` (optionally ``name:role``) or the OS user, with the admin role."""
         raw = os.environ.get("CERTLAB_ACTOR", "")
         name, _, role = raw.partition(":")
@@ -123,7 +123,7 @@ class Status(enum.Enum):
     RETIRED = "retired"
 
     @classmethod
-    def parse(cls, value: "str | Status") -> "Status":
+    def parse(cls, value: str | Status) -> Status:
         if isinstance(value, Status):
             return value
         for m in cls:
@@ -132,7 +132,7 @@ class Status(enum.Enum):
         raise InvalidInputError(f"unknown status {value!r}: choose one of {', '.join(m.value for m in cls)}")
 
 
-def parse_kind(value: "str | Kind") -> Kind:
+def parse_kind(value: str | Kind) -> Kind:
     if isinstance(value, Kind):
         return value
     for m in Kind:

@@ -198,7 +198,7 @@ def parse_identity(value: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(text))
     except ValueError:
         pass
-    if "/" in text and not "://" in text:
+    if "/" in text and "://" not in text:
         try:
             return x509.IPAddress(ipaddress.ip_network(text, strict=True))
         except ValueError:

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st  # noqa: E402  (after the path fix above)
 
 from dashboard import session, state  # noqa: E402
 
@@ -20,7 +20,7 @@ st.set_page_config(page_title=session.APP_NAME, page_icon=session.APP_ICON, layo
 st.logo(str(Path(__file__).resolve().parent / "static" / "logo.svg"), size="large")
 
 
-def page(file: str, title: str, icon: str, *, default: bool = False, url_path: str | None = None) -> "st.Page | None":  # type: ignore[name-defined]
+def page(file: str, title: str, icon: str, *, default: bool = False, url_path: str | None = None) -> st.Page | None:  # type: ignore[name-defined]
     """A page of the navigation; None when its file is not part of this installation."""
     if not (PAGES / file).exists():
         return None

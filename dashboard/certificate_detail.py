@@ -129,16 +129,15 @@ def _actions(inv: Any, r: CertificateRecord) -> None:
             if rec is not None:
                 session.flash("success", f"Cut over: named credentials now use {r.successor}; {r.name} retired.")
                 st.rerun()
-    with tabs[4]:
-        with st.form(f"revoke_{r.name}"):
-            reason = st.selectbox("Reason (RFC 5280)", list(REVOCATION_REASONS), index=0)
-            confirm = st.checkbox(f"Yes, revoke {r.name}")
-            if st.form_submit_button("Revoke", type="primary"):
-                if not confirm:
-                    st.error("Tick the confirmation first.")
-                elif session.attempt(lambda: inv.revoke(r.name, reason)):
-                    session.flash("success", f"{r.name} revoked ({reason}).")
-                    st.rerun()
+    with tabs[4], st.form(f"revoke_{r.name}"):
+        reason = st.selectbox("Reason (RFC 5280)", list(REVOCATION_REASONS), index=0)
+        confirm = st.checkbox(f"Yes, revoke {r.name}")
+        if st.form_submit_button("Revoke", type="primary"):
+            if not confirm:
+                st.error("Tick the confirmation first.")
+            elif session.attempt(lambda: inv.revoke(r.name, reason)):
+                session.flash("success", f"{r.name} revoked ({reason}).")
+                st.rerun()
     with tabs[5]:
         if r.credentials:
             st.warning(f"In use by {', '.join(r.credentials)}: rebind those named credentials first.")

@@ -94,7 +94,7 @@ def bins_frame(bins: Sequence[object]) -> pd.DataFrame:
         for status in ("expired", "expiring", "later"):
             n = int(getattr(b, status))
             if n:
-                rows.append({"start": pd.Timestamp(getattr(b, "start")), "status": "active" if status == "later" else status,
+                rows.append({"start": pd.Timestamp(b.start), "status": "active" if status == "later" else status,
                              "count": n})
     return pd.DataFrame(rows, columns=["start", "status", "count"])
 

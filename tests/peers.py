@@ -96,7 +96,7 @@ class TLSServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> TLSServer:  # noqa: PYI034
+    def __enter__(self) -> TLSServer:
         self._thread.start()
         return self
 

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import certlab
-from certlab import Actor, CertFilter, CertlabError, CertSpec, InventoryBusyError, Role
+from certlab import Actor, CertFilter, CertSpec, InventoryBusyError, Role
 from certlab.cli import main as cli_main
 from certlab.models import AuditFilter
 
@@ -54,7 +54,7 @@ class Outcome:
 
 def dashboard(inv: certlab.Inventory, ops: int, rnd: random.Random, out: Outcome) -> None:
     viewer = inv.as_actor(Actor("dash_viewer", Role.AUDITOR))
-    for i in range(ops):
+    for _ in range(ops):
         choice = rnd.random()
         if choice < 0.35:
             out.run("list", lambda: viewer.list(CertFilter(limit=50)))

@@ -68,7 +68,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         _wait_healthy(url, proc)
         log.seek(0)
         printed = log.read()
-        passwords = dict(re.findall(r"^\s+(admin|auditor)\s+\((?:admin|auditor)\)\s+(\S+)$", printed, re.M))
+        passwords = dict(re.findall(r"^\s+(admin|auditor)\s+\((?:admin|auditor)\)\s+(\S+)$", printed, re.MULTILINE))
         assert set(passwords) == {"admin", "auditor"}, printed
         yield url, db, passwords
     finally:

@@ -17,7 +17,7 @@ import json
 import os
 import random
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -357,8 +357,8 @@ NASTY_SANS = ("https://x.example.com/?q='\"<>&;--", "o'brien@example.com", "xn--
 
 def test_hostile_text_is_stored_and_shown_literally(inv: certlab.Inventory, db_path: Path) -> None:
     subject = Subject.of(**NASTY_SUBJECT)
-    rec = inv.create_self_signed(CertSpec(name="nasty", label=NASTY_LABEL, key_type="ec-p256", subject=subject,
-                                          sans=NASTY_SANS))
+    inv.create_self_signed(CertSpec(name="nasty", label=NASTY_LABEL, key_type="ec-p256", subject=subject,
+                              sans=NASTY_SANS))
     make_cert(inv, "plain")
     got = inv.get("nasty")
     assert got.label == NASTY_LABEL

@@ -161,7 +161,7 @@ class World:
 
     def _rotated(self) -> str:
         name = self._new_cert()
-        getattr(self.inv, "rotate")(name)
+        self.inv.rotate(name)
         return name
 
     @staticmethod
@@ -226,7 +226,7 @@ def public_methods() -> list[str]:
 
 def test_every_public_method_is_covered() -> None:
     methods = public_methods()
-    assert KNOWN_MUTATING <= set(methods)
+    assert set(methods) >= KNOWN_MUTATING
     assert len(methods) >= 20
 
 

@@ -28,7 +28,7 @@ class Inventory(MaintenanceActions, AnalyticsActions, ReminderActions, RotationA
     """
 
 
-def init(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **options: object) -> Inventory:
+def init(path: str | os.PathLike[str], *, actor: Actor | None = None, **options: object) -> Inventory:
     """Create the database and its key file (mode 0600). Safe to call on an existing inventory.
 
     ``options`` go to ``Inventory`` (``warning_days``, ``lock_timeout``, ``clock``).
@@ -50,7 +50,7 @@ def init(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **option
     return inv
 
 
-def open(path: "str | os.PathLike[str]", *, actor: Actor | None = None, **options: object) -> Inventory:  # noqa: A001
+def open(path: str | os.PathLike[str], *, actor: Actor | None = None, **options: object) -> Inventory:
     """Open an existing inventory (``certlab init`` makes one)."""
     inv = Inventory(path, actor=actor, **options)  # type: ignore[arg-type]
     inv.db._require()

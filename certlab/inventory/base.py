@@ -18,9 +18,8 @@ from ..certs import CertInfo, utcnow
 from ..errors import NotFoundError, PermissionDeniedError
 from ..keys import PrivateKey, describe_public_key
 from ..models import Action, Actor, CertificateRecord, Outcome, Role
-from ..store import Database, Tx, in_list
+from ..store import Database, Tx, in_list, vault
 from ..store import audit as audit_chain
-from ..store import vault
 
 DEFAULT_WARNING_DAYS = 90
 
@@ -133,7 +132,7 @@ class InventoryBase:
 
     def __init__(
         self,
-        path: "str | os.PathLike[str]",
+        path: str | os.PathLike[str],
         *,
         actor: Actor | None = None,
         warning_days: int = DEFAULT_WARNING_DAYS,

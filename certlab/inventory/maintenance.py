@@ -119,7 +119,7 @@ def rewrap_pre_restore_copies(db_path: Path, new_id: str, new_key: bytes
             with copies.open_private(copy, str(copy)) as tx:
                 tx.execute("BEGIN TRANSACTION")
                 try:
-                    for key_id, spki, enc, wrapped, mk in tx.rows(
+                    for key_id, _spki, enc, wrapped, mk in tx.rows(
                             "SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys"):
                         sealed = vault.SealedKey(bytes(enc), bytes(wrapped), str(mk))
                         if str(mk) not in grown.master_keys:
@@ -141,13 +141,13 @@ def rewrap_pre_restore_copies(db_path: Path, new_id: str, new_key: bytes
 
 
 def _stamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 class MaintenanceActions(InventoryBase):
     """Backups while in use, and restores that check before they replace."""
 
-    def backup(self, out: "str | os.PathLike[str]", *, with_keys: bool = False, overwrite: bool = False) -> BackupResult:
+    def backup(self, out: str | os.PathLike[str], *, with_keys: bool = False, overwrite: bool = False) -> BackupResult:
         """Write a consistent, checked copy of the inventory to ``out`` (mode 0600).
 
         With ``with_keys`` the key file goes to ``OUT.keys`` (0600) as well; without, the copy can be
@@ -191,7 +191,7 @@ class MaintenanceActions(InventoryBase):
             })
         return result
 
-    def verify_backup(self, source: "str | os.PathLike[str]", *, keys: "str | os.PathLike[str] | None" = None,
+    def verify_backup(self, source: str | os.PathLike[str], *, keys: str | os.PathLike[str] | None = None,
                       expect_head: str | None = None) -> RestoreResult:
         """Check a backup as a restore would (schema, audit chain, every key decrypts); replace nothing."""
         src = Path(source).expanduser().absolute()
@@ -211,7 +211,7 @@ class MaintenanceActions(InventoryBase):
         return RestoreResult(src, self.db.path, None, report.certificates, report.private_keys, report.audit.head,
                              checked_only=True, stale_removed=tuple(stale))
 
-    def restore(self, source: "str | os.PathLike[str]", *, keys: "str | os.PathLike[str] | None" = None,
+    def restore(self, source: str | os.PathLike[str], *, keys: str | os.PathLike[str] | None = None,
                 expect_head: str | None = None) -> RestoreResult:
         """Replace the inventory with a backup, after checking the backup. Works on a lost inventory too.
 
@@ -268,7 +268,7 @@ class MaintenanceActions(InventoryBase):
     def _current_ring_or_none(self) -> vault.Keyring | None:
         return self._keyring() if self.key_file.exists() else None
 
-    def _ring_for(self, src: Path, keys: "str | os.PathLike[str] | None") -> vault.Keyring:
+    def _ring_for(self, src: Path, keys: str | os.PathLike[str] | None) -> vault.Keyring:
         if not src.is_file():
             raise InvalidInputError(f"{src}: no such backup file")
         if keys is not None:

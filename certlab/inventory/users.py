@@ -64,7 +64,7 @@ def check_user_name(name: str) -> str:
     return name
 
 
-def check_password(password: "str | bytes", who: str) -> bytes:
+def check_password(password: str | bytes, who: str) -> bytes:
     pw = password.encode("utf-8") if isinstance(password, str) else bytes(password)
     if len(pw) < MIN_PASSWORD:
         raise InvalidInputError(f"password for {who} is too short: use at least {MIN_PASSWORD} characters")
@@ -114,7 +114,7 @@ _USER_COLUMNS = ("name, role, disabled, must_change_password, failed_sign_ins, l
 class UserActions(InventoryBase):
     """Dashboard users: added and managed by admins; each signs in as themselves."""
 
-    def add_user(self, name: str, role: "Role | str", password: "str | bytes", *,
+    def add_user(self, name: str, role: Role | str, password: str | bytes, *,
                  must_change_password: bool = False) -> User:
         """Add a user with a password (hashed with scrypt and a random salt)."""
         self._authorize(Action.USER_ADDED, f"user:{name}")
@@ -132,7 +132,7 @@ class UserActions(InventoryBase):
                         {"role": role.value, "must_change_password": must_change_password})
             return self._user(tx, name)
 
-    def set_password(self, name: str, password: "str | bytes", *, current_password: "str | bytes | None" = None,
+    def set_password(self, name: str, password: str | bytes, *, current_password: str | bytes | None = None,
                      must_change_password: bool = False) -> User:
         """Set a user's password: admins for anyone; a user for themselves, giving the current password."""
         obj = f"user:{name}"
@@ -161,7 +161,7 @@ class UserActions(InventoryBase):
                                                         "must_change_password": must_change_password})
             return self._user(tx, name)
 
-    def set_user_role(self, name: str, role: "Role | str") -> User:
+    def set_user_role(self, name: str, role: Role | str) -> User:
         self._authorize(Action.USER_UPDATED, f"user:{name}")
         role = Role.parse(role)
         with self.db.write() as tx:
@@ -201,7 +201,7 @@ class UserActions(InventoryBase):
         with self.db.read() as tx:
             return bool(tx.scalar("SELECT count(*) FROM users"))
 
-    def authenticate(self, name: str, password: "str | bytes") -> Actor:
+    def authenticate(self, name: str, password: str | bytes) -> Actor:
         """Check a user's password; the Actor to act as, or PermissionDeniedError. Every attempt is audited."""
         pw = password.encode("utf-8") if isinstance(password, str) else bytes(password)
         valid_name = isinstance(name, str) and bool(_USER_NAME.match(name))

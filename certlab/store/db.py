@@ -303,7 +303,7 @@ class Database:
         self._stats = LockStats()
         self._stats_lock = threading.Lock()
 
-    def __copy__(self) -> "Database":
+    def __copy__(self) -> Database:
         # Inventory.as_actor copies shallowly: the copy shares this object (stats, thread state) on purpose.
         return self
 
