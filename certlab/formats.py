@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .certs import _LAZY_ERRORS, CertInfo, _short, read_infos
 from .errors import ChainError, FormatError, InvalidInputError, PasswordRequiredError, WrongPasswordError
@@ -70,7 +71,7 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
                 raise FormatError(f"{source}: holds more than one private key")
             key = load_pem_private_key(raw, source, password)
         elif label == b"PKCS7":
-            certs.extend(_pkcs7(lambda raw=raw: pkcs7.load_pem_pkcs7_certificates(raw), source))
+            certs.extend(_pkcs7(lambda raw=raw: _pkcs7_module().load_pem_pkcs7_certificates(raw), source))
         elif label not in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"):
             if label in (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST"):
                 raise FormatError(f"{source}: is a certificate signing request, not a certificate")
@@ -147,6 +148,14 @@ def load_pem_private_key(raw: bytes, source: str, password: bytes | None) -> Pri
     return supported_private_key(key, source)
 
 
+def _pkcs7_module() -> ModuleType:
+    """cryptography's PKCS#7 module, loaded when a PKCS#7 file is read: it imports the ``email``
+    package (S/MIME), which commands that read no file should not pay for."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    return pkcs7
+
+
 def _pkcs7(load: object, source: str) -> list[x509.Certificate]:
     try:
         certs = load()  # type: ignore[operator]
@@ -168,7 +177,7 @@ def load_der(data: bytes, source: str, password: bytes | None = None) -> Loaded:
         CertInfo.of(cert, source)
         return Loaded((cert,), None, "der")
     try:
-        return Loaded(tuple(_pkcs7(lambda: pkcs7.load_der_pkcs7_certificates(data), source)), None, "pkcs7")
+        return Loaded(tuple(_pkcs7(lambda: _pkcs7_module().load_der_pkcs7_certificates(data), source)), None, "pkcs7")
     except FormatError:
         pass
     if _looks_like_pkcs12(data):

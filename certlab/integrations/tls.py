@@ -12,7 +12,6 @@ ever leaves memory, and its password dies with the call.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import ipaddress
 import os
 import re
@@ -35,27 +34,11 @@ from cryptography.hazmat.primitives import serialization
 from ..certs import CertInfo
 from ..errors import ChainError, InvalidInputError
 from ..keys import PrivateKey
+from .trust import Trust
 
 DEFAULT_PORTS = {"https": 443, "wss": 443, "ldaps": 636, "smtps": 465, "imaps": 993, "pop3s": 995, "ftps": 990}
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+)):(?P<port>\d{1,5})$")
 _INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".localdomain", ".corp", ".home.arpa", ".intranet", ".test")
-
-
-class Trust(enum.Enum):
-    """Which CAs a callout trusts for the server: the inventory's trust store, the system's, or both."""
-
-    INVENTORY = "inventory"
-    SYSTEM = "system"
-    BOTH = "both"
-
-    @classmethod
-    def parse(cls, value: str | Trust) -> Trust:
-        if isinstance(value, Trust):
-            return value
-        for m in cls:
-            if m.value == str(value).strip().lower():
-                return m
-        raise InvalidInputError(f"unknown trust {value!r}: choose inventory, system or both")
 
 
 @dataclass(frozen=True)

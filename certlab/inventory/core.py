@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives import serialization
 from .. import formats
 from ..blob import Blob
 from ..certs import CertInfo, CertSpec, issue_self_signed
-from ..csr import build_csr
 from ..errors import (
     CertlabError,
     ChainError,
@@ -102,6 +101,8 @@ class CoreActions(InventoryBase):
 
     def create_csr(self, spec: CertSpec) -> CertificateRecord:
         """Make a key and a PKCS#10 request; the entry stays pending until the signed chain is uploaded."""
+        from ..csr import build_csr
+
         self._authorize(Action.CSR_CREATED, spec.name)
         csr, key = build_csr(spec)
         pem = csr.public_bytes(serialization.Encoding.PEM).decode()

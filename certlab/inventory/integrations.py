@@ -11,19 +11,23 @@ import datetime as dt
 import functools
 import hashlib
 import re
-import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 from ..errors import ConflictError, EndpointError, InvalidInputError, NotFoundError
-from ..integrations import tls
+from ..integrations.trust import Trust
 from ..keys import PrivateKey
 from ..models import Action, Credential, Kind, Outcome, Status
 from ..store import Tx, in_list
 from .base import InventoryBase, StoredNames
 from .core import READERS
+
+if TYPE_CHECKING:
+    import ssl
+
+    from ..integrations import tls
 
 _METHOD = re.compile(r"^[A-Z]{3,10}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
@@ -153,14 +157,18 @@ class IntegrationActions(InventoryBase):
 
     @staticmethod
     def _endpoint_of(cred: Credential) -> tls.Endpoint:
+        from ..integrations import tls
+
         return tls.Endpoint.parse(cred.endpoint)
 
     # --- mutual TLS -------------------------------------------------------------------------------
 
-    def ssl_context(self, credential: str, *, trust: str | tls.Trust = tls.Trust.INVENTORY) -> ssl.SSLContext:
+    def ssl_context(self, credential: str, *, trust: str | tls.Trust = Trust.INVENTORY) -> ssl.SSLContext:
         """An ``ssl.SSLContext`` that presents the credential's certificate, chain and key (loaded from
         memory) and trusts the inventory's trust store (``trust="system"`` or ``"both"`` when asked)."""
-        trust = tls.Trust.parse(trust)
+        from ..integrations import tls
+
+        trust = Trust.parse(trust)
         self._authorize(Action.KEY_USED, credential)
         with self.db.read() as tx:
             use = self._resolve(tx, credential, purposes=("mtls",), allow_certificate=False)
@@ -179,12 +187,14 @@ class IntegrationActions(InventoryBase):
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        trust: str | tls.Trust = tls.Trust.INVENTORY,
+        trust: str | tls.Trust = Trust.INVENTORY,
     ) -> tls.Response:
         """An HTTPS callout with mutual TLS to the credential's endpoint. ``url`` is a path (``/v1/pay``)
         or a full URL on that endpoint's host and port; certlab sends a certificate only to its endpoint.
         Audited with the credential, endpoint, method and status; never the payload."""
-        trust = tls.Trust.parse(trust)
+        from ..integrations import tls
+
+        trust = Trust.parse(trust)
         verb = str(method).strip().upper()
         if not _METHOD.match(verb):
             raise InvalidInputError(f"invalid HTTP method {method!r}")
@@ -213,11 +223,13 @@ class IntegrationActions(InventoryBase):
                                                          "bytes_sent": len(data or b""), "bytes_received": len(resp.body)})
         return resp
 
-    def test_connection(self, credential: str, *, trust: str | tls.Trust = tls.Trust.INVENTORY,
+    def test_connection(self, credential: str, *, trust: str | tls.Trust = Trust.INVENTORY,
                         timeout: float = 10.0, send_certificate: bool = True) -> tls.HandshakeReport:
         """A real TLS handshake with the credential's endpoint: connected or not, the server's chain and
         its expiry, whether the server asked for and accepted our certificate, and why not. Audited."""
-        trust = tls.Trust.parse(trust)
+        from ..integrations import tls
+
+        trust = Trust.parse(trust)
         self._authorize(Action.CONNECTION_TESTED, credential)
         with self.db.read() as tx:
             cred = self._credential_row(tx, credential)
@@ -417,7 +429,7 @@ class IntegrationActions(InventoryBase):
                 "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
                 "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) ORDER BY name", [ids]):
             try:
-                external = tls.Endpoint.parse(endpoint).is_external
+                external = _endpoint(endpoint).is_external
             except InvalidInputError:
                 external = False
             usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, endpoint, external))
@@ -595,15 +607,21 @@ def _with_note(report: tls.HandshakeReport, note: str) -> tls.HandshakeReport:
     return replace(report, notes=(note, *report.notes))
 
 
+def _endpoint(text: str) -> tls.Endpoint:
+    from ..integrations import tls
+
+    return tls.Endpoint.parse(text)
+
+
 def _callout_target(cred: Credential, url: str | None) -> tuple[tls.Endpoint, str]:
-    base = tls.Endpoint.parse(cred.endpoint)
+    base = _endpoint(cred.endpoint)
     if base.scheme not in ("https", "tls"):
         raise InvalidInputError(f"{cred.name}: endpoint {cred.endpoint} is not an https endpoint")
     if url is None:
         return base, base.path
     if url.startswith("/"):
         return base, url
-    target = tls.Endpoint.parse(url)
+    target = _endpoint(url)
     if target.scheme != "https":
         raise InvalidInputError(f"{url}: callouts use https")
     if (target.host.lower(), target.port) != (base.host.lower(), base.port):

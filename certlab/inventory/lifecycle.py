@@ -11,22 +11,23 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .. import formats
 from ..blob import Blob
-from ..ca import CA, DEFAULT_CA_KEY, REVOCATION_REASONS, NameRules, Revocation, parse_reason
 from ..certs import CertInfo, CertSpec, Purpose
-from ..csr import load_csr
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..keys import KeyType, generate_key
 from ..models import Action, CertificateRecord, Kind, Status
 from ..names import Subject, check_label, check_unique_name
 from ..store import Tx
 from .base import InventoryBase
+
+if TYPE_CHECKING:  # certlab.ca and certlab.csr load when a CA acts, not for every action of the Inventory
+    from ..ca import CA, NameRules
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class LifecycleActions(InventoryBase):
         *,
         parent: str | None = None,
         subject: str | Subject = "",
-        key_type: KeyType | str = DEFAULT_CA_KEY,
+        key_type: KeyType | str = KeyType.EC_P384,  # ca.DEFAULT_CA_KEY
         days: int | None = None,
         path_length: int | None | object = _ROOT,
         name_rules: NameRules | None = None,
@@ -83,6 +84,8 @@ class LifecycleActions(InventoryBase):
 
         Path length defaults to unlimited for a root and to 0 (leaves only) for an intermediate.
         """
+        from ..ca import CA, NameRules
+
         self._authorize(Action.CA_CREATED, name)
         check_unique_name(name)
         label = check_label(label or name)
@@ -153,6 +156,8 @@ class LifecycleActions(InventoryBase):
     def sign_csr(self, ca: str, data: bytes, *, name: str | None = None, days: int = 365,
                  purpose: Purpose | str = Purpose.SERVER, source: str = "CSR") -> CertificateRecord:
         """Sign an outside CSR (its key stays outside); the certificate is kept in the inventory."""
+        from ..csr import load_csr
+
         self._authorize(Action.CSR_SIGNED, name or source)
         if name is not None:
             check_unique_name(name)
@@ -195,6 +200,8 @@ class LifecycleActions(InventoryBase):
 
     def revoke(self, name: str, reason: str) -> CertificateRecord:
         """Revoke a certificate one of this inventory's CAs issued (RFC 5280 reason name)."""
+        from ..ca import parse_reason
+
         self._authorize(Action.REVOKED, name)
         reason = parse_reason(reason)
         with self.db.write() as tx:
@@ -222,6 +229,8 @@ class LifecycleActions(InventoryBase):
 
     def crl(self, ca: str, *, days: int | None = None, fmt: str = "pem") -> Blob:
         """A signed CRL of everything ``ca`` has revoked; each one gets the next CRL number."""
+        from ..ca import Revocation
+
         self._authorize(Action.CRL_ISSUED, ca)
         if fmt not in ("pem", "der"):
             raise InvalidInputError(f"unknown CRL format {fmt!r}: choose pem or der")
@@ -291,6 +300,8 @@ class LifecycleActions(InventoryBase):
 
     def _load_ca(self, tx: Tx, name: str, *, for_crl: bool = False) -> tuple[dict[str, Any], CA]:
         """An internal CA that may sign now (for a CRL: also one that is no longer active)."""
+        from ..ca import CA
+
         try:
             row = self._get_row(tx, name)
         except NotFoundError:
@@ -345,6 +356,8 @@ def _free_name(tx: Tx, info: CertInfo) -> str:
 
 def crl_entries(crl: x509.CertificateRevocationList) -> list[tuple[int, str]]:
     """(serial, reason name) of each entry of a CRL: for tests and ``ca crl --show``."""
+    from ..ca import REVOCATION_REASONS
+
     names = {v: k for k, v in REVOCATION_REASONS.items()}
     out = []
     for entry in crl:

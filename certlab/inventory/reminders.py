@@ -16,9 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import reminders as rem
 from ..blob import Blob
 from ..errors import InvalidInputError
 from ..models import Action, Outcome, Role, iso
@@ -26,6 +25,9 @@ from ..names import _check_email
 from ..store import Tx
 from .base import BRIEF_COLUMNS, _whole_days, record_rows
 from .rotation import RotationActions
+
+if TYPE_CHECKING:  # certlab.reminders (delivery, iCalendar) loads when a reminder action runs
+    from .. import reminders as rem
 
 CLAIM_TTL = dt.timedelta(minutes=15)
 ENV_SMTP_PASSWORD = "CERTLAB_SMTP_PASSWORD"
@@ -79,6 +81,8 @@ class ReminderActions(RotationActions):
                               owner: str | None = None) -> tuple[int, ...]:
         """Thresholds (days before not_after) for one certificate, for an owner's named credentials, or
         (neither given) the default. ``None`` clears it (the default returns to 90, 60, 30, 7, 0)."""
+        from .. import reminders as rem
+
         if certificate is not None and owner is not None:
             raise InvalidInputError("set a reminder schedule for a certificate or for an owner, not both")
         values = None if thresholds is None else rem.check_thresholds(thresholds)
@@ -196,6 +200,8 @@ class ReminderActions(RotationActions):
             return self._settings_doc(tx)
 
     def _settings_doc(self, tx: Tx) -> dict[str, Any]:
+        from .. import reminders as rem
+
         smtp = tx.setting(_K_SMTP)
         webhook = tx.setting(_K_WEBHOOK)
         return {
@@ -231,6 +237,8 @@ class ReminderActions(RotationActions):
         those that no delivery has reached yet, which are due whoever their recipients are. Python
         looks only at the few certificates with a schedule of their own or of an owner, at those
         that some delivery reached (are all their recipients done?), and builds the page it returns."""
+        from .. import reminders as rem
+
         channels = self._channels(tx)
         teams = tx.setting(_K_TEAMS, {})
         default_recipients = tuple(tx.setting(_K_RECIPIENTS, []))
@@ -335,6 +343,8 @@ class ReminderActions(RotationActions):
 
     def send_reminders(self, at: dt.datetime | None = None) -> list[DeliveryResult]:
         """Deliver what is due; each delivery is claimed first, recorded after, audited either way."""
+        from .. import reminders as rem
+
         self._authorize(Action.REMINDER_SENT, "reminders")
         when = at or self.now()
         import uuid
@@ -415,6 +425,8 @@ class ReminderActions(RotationActions):
 
     def expiry_calendar(self, at: dt.datetime | None = None, *, within_days: int = 365) -> Blob:
         """An iCalendar file of expiries and renewal (rotation) dates from ``at`` for ``within_days``."""
+        from .. import reminders as rem
+
         if isinstance(within_days, bool) or not isinstance(within_days, int) or not 1 <= within_days <= 3650:
             raise InvalidInputError(f"calendar window of {within_days!r} days is out of range 1..3650")
         self._authorize(Action.DOWNLOADED, "calendar", _READERS)
@@ -447,6 +459,8 @@ class ReminderActions(RotationActions):
     # --- helpers -------------------------------------------------------------------------------------
 
     def _default_thresholds(self, tx: Tx) -> tuple[int, ...]:
+        from .. import reminders as rem
+
         value = tx.setting(_K_THRESHOLDS)
         return tuple(value) if value else rem.DEFAULT_THRESHOLDS
 

@@ -1,0 +1,117 @@
+"""A command builds only its own parser (certlab.cli.COMMANDS), and that parser is the whole parser's:
+same subcommands, options, defaults, help and errors. ``certlab show`` loads no other command's code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certlab import cli
+
+from .conftest import ROOT, run_cli
+
+
+def _shape(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Everything a parser does with argv: options, defaults, choices, help, nested subcommands."""
+    subs: dict[str, Any] = {}
+    actions = []
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            subs = {name: _shape(p) for name, p in a.choices.items()}
+            actions.append(("subcommands", a.dest, a.required, tuple(a.choices)))
+        else:
+            actions.append((type(a).__name__, tuple(a.option_strings), a.dest, a.nargs, repr(a.default), a.required,
+                            tuple(a.choices) if a.choices else None, a.metavar, a.help))
+    defaults = {k: getattr(v, "__qualname__", repr(v)) for k, v in parser._defaults.items()}
+    return {"prog": parser.prog, "actions": actions, "defaults": defaults, "help": parser.format_help(), "subs": subs}
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_command_alone_builds_the_whole_parsers_command() -> None:
+    whole = _command_parsers(cli.build_parser())
+    assert set(cli.COMMANDS) == set(whole), "COMMANDS and the registered commands differ"
+    for name, full in whole.items():
+        alone = _command_parsers(cli.build_parser(name))
+        assert name in alone
+        assert _shape(alone[name]) == _shape(full), f"certlab {name} differs when built alone: fix COMMANDS"
+    assert len(_command_parsers(cli.build_parser("show"))) < len(whole)  # it does build less
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["show", "x"], "show"),
+    (["--db", "inv.duckdb", "show", "x", "--json"], "show"),
+    (["--db=inv.duckdb", "lint"], "lint"),
+    (["--db", "show", "list"], "list"),  # an inventory file called "show"
+    (["--help"], None),
+    (["--version"], None),
+    (["--db", "inv.duckdb", "-h", "show"], None),
+    (["--db"], None),
+    (["--db", "--help", "show"], None),
+    (["frobnicate"], None),
+    ([], None),
+    (["--d", "inv.duckdb", "show"], None),  # an abbreviation: left to argparse with every command
+])
+def test_which_command_argv_names(argv: list[str], command: str | None) -> None:
+    assert cli.command_named(argv) == command
+
+
+def test_unknown_command_lists_every_command(tmp_path: Path) -> None:
+    proc = run_cli("frobnicate", db=tmp_path / "x.duckdb")
+    assert proc.returncode == 2 and "invalid choice: 'frobnicate'" in proc.stderr
+    assert all(f"'{name}'" in proc.stderr for name in cli.COMMANDS)
+
+
+_PROBE = """
+import runpy, sys
+sys.argv = ["certlab", *sys.argv[1:]]
+try:
+    runpy.run_module("certlab", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+sys.stderr.write("\\nMODULES " + " ".join(sorted(sys.modules)) + "\\n")
+"""
+
+
+def _modules_after(*args: str) -> tuple[str, set[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
+    return proc.stdout, set(line.split()[1:])
+
+
+def test_show_loads_only_its_own_command_and_no_network_code(cli_db: Path) -> None:
+    run_cli("create", "self-signed", "probe_cert", "--key", "ec-p256", db=cli_db, check=True)
+    out, mods = _modules_after("--db", str(cli_db), "show", "probe_cert", "--json")
+    assert '"name": "probe_cert"' in out  # the command ran
+    assert "certlab.cli.core_cmds" in mods and "certlab.inventory" in mods
+    others = {m for m in cli.COMMAND_MODULES if m != "certlab.cli.core_cmds"}
+    assert not mods & others, mods & others
+    # TLS callouts, e-mail reminders, CAs and PKCS#7 load only for the commands that use them
+    # (duckdb itself loads email's parser, for its package metadata; PKCS#7 would add email.policy)
+    unwanted = {"ssl", "smtplib", "email.policy", "urllib.request", "certlab.integrations.tls", "certlab.reminders",
+                "certlab.ca", "certlab.csr", "cryptography.hazmat.primitives.serialization.pkcs7"}
+    assert not mods & unwanted, mods & unwanted
+    _, mods = _modules_after("--help")
+    assert set(cli.COMMAND_MODULES) <= mods  # --help lists every command
+
+
+def test_create_ca_defaults_to_the_cas_default_key() -> None:
+    # the Inventory names the default without importing certlab.ca (which loads when a CA acts)
+    import inspect
+
+    from certlab import ca
+    from certlab.inventory import Inventory
+
+    assert inspect.signature(Inventory.create_ca).parameters["key_type"].default is ca.DEFAULT_CA_KEY
