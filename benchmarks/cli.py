@@ -20,18 +20,21 @@ FINDINGS = [
     "no longer opens the file twice (a read-write open for the schema check, then the read); certlab is "
     "byte-compiled by setup (where PYTHONDONTWRITEBYTECODE is set every run compiled certlab's sources, ~2× "
     "the bare import on its own)."),
-    ("certlab show NAME, missed (about 2.05× before these fixes, 1.75-1.8× after, as the minimum of interleaved "
-    "runs on a loaded 2-core machine). Fixed: a command builds only its own parser (certlab.cli.COMMANDS, checked "
-    "against the whole parser by tests/test_cli_commands.py; --help and unknown words still build every "
-    "command's), and the Inventory imports ssl and the TLS client, the e-mail reminders, the CA, CSR building and "
-    "cryptography's PKCS#7 module (which loads email.policy) only in the methods that use them. What bounds the "
-    "rest, from a profile of one run (shares of the bare import's own time): importing the Inventory ~0.45× "
-    "(its ten mixin modules with certs, models, vault and lint: 46 frozen dataclasses at 0.5-1 ms each, of which "
-    "the mixins' 23 result types that show never builds are ~0.15×); DuckDB's in-memory instance ~0.2× (its "
-    "catalog of built-in functions and statically linked extensions: a fixed cost of opening any DuckDB) and "
-    "closing it at exit ~0.03×; get() ~0.2× (the first ATTACH of the file, then the record, its credentials "
-    "and lint's issuer, shared-key, usage and endpoint lookups); the parser ~0.05×. All of it but the result "
-    "types is work show does; 1.5× would need show to load less than the whole Inventory class."),
+    ("certlab show NAME, missed: about 2.0× before the fixes below, 1.7× after (the minimum of interleaved runs "
+    "2.2× to 1.73×). Fixed: a command builds only its own parser (certlab.cli.COMMANDS, checked against the whole "
+    "parser by tests/test_cli_commands.py; --help and unknown words still build every command's); the Inventory "
+    "imports ssl and the TLS client, the e-mail reminders, the CA, CSR building and cryptography's PKCS#7 module "
+    "(which loads email.policy) only in the methods that use them; and the mixins' 23 result types (Summary, "
+    "ScanResult, User, ...) live in certlab/inventory/results.py, loaded on first use (a frozen dataclass costs "
+    "about a millisecond to build; together they were ~0.1× here). What bounds the rest, from a profile of one "
+    "run, as shares of the bare import's own time: importing the Inventory ~0.27× (its ten mixin classes with "
+    "the models, certs, vault, store and formats modules it reads with: some 20 dataclasses and 5 enums, and "
+    "cryptography's serialization package, which imports its SSH and cipher modules); DuckDB's in-memory instance "
+    "~0.2× (the catalog of built-in functions and statically linked extensions: a fixed cost of opening any "
+    "DuckDB) and closing it at exit ~0.02×; importing lint and get() ~0.2× (the first ATTACH of the file, then "
+    "the record, its credentials and lint's issuer, shared-key, usage and endpoint lookups); the CLI and the "
+    "show parser ~0.08×. All of it is work show does; 1.5× would need show to read without the Inventory class "
+    "(every mixin module) or without lint."),
 ]
 
 

@@ -100,8 +100,10 @@ def test_show_loads_only_its_own_command_and_no_network_code(cli_db: Path) -> No
     assert not mods & others, mods & others
     # TLS callouts, e-mail reminders, CAs and PKCS#7 load only for the commands that use them
     # (duckdb itself loads email's parser, for its package metadata; PKCS#7 would add email.policy)
+    # nor do the Inventory's result types, which show never builds
     unwanted = {"ssl", "smtplib", "email.policy", "urllib.request", "certlab.integrations.tls", "certlab.reminders",
-                "certlab.ca", "certlab.csr", "cryptography.hazmat.primitives.serialization.pkcs7"}
+                "certlab.ca", "certlab.csr", "cryptography.hazmat.primitives.serialization.pkcs7",
+                "certlab.inventory.results"}
     assert not mods & unwanted, mods & unwanted
     _, mods = _modules_after("--help")
     assert set(cli.COMMAND_MODULES) <= mods  # --help lists every command
@@ -115,3 +117,23 @@ def test_create_ca_defaults_to_the_cas_default_key() -> None:
     from certlab.inventory import Inventory
 
     assert inspect.signature(Inventory.create_ca).parameters["key_type"].default is ca.DEFAULT_CA_KEY
+
+
+def test_result_types_are_reachable_where_they_always_were() -> None:
+    # defined in certlab.inventory.results, re-exported (loaded on first use) by their actions' modules
+    import importlib
+
+    import certlab.inventory
+    from certlab.inventory import results
+
+    for module_name in ("analytics", "bulk", "core", "integrations", "lifecycle", "maintenance", "reminders",
+                        "reports", "rotation", "users"):
+        module = importlib.import_module(f"certlab.inventory.{module_name}")
+        for name in getattr(module, "_RESULTS", ()):
+            assert getattr(module, name) is getattr(results, name), (module_name, name)
+        with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+            module.Nope  # noqa: B018
+    namespace: dict[str, object] = {}
+    exec("from certlab.inventory import *", namespace)  # the star import is what is tested
+    assert set(certlab.inventory.__all__) <= set(namespace)
+    assert namespace["RotationPolicy"] is results.RotationPolicy and namespace["User"] is results.User

@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from ..models import Action, Actor
 from ..store import vault
-from .analytics import AnalyticsActions, ParquetExport
+from .analytics import AnalyticsActions
 from .base import InventoryBase
-from .bulk import BulkActions, SyntheticResult
-from .core import CoreActions, ImportSource
+from .bulk import BulkActions
+from .core import CoreActions
 from .integrations import IntegrationActions
-from .lifecycle import CAStatus, LifecycleActions
-from .maintenance import BackupResult, MaintenanceActions, MasterKeyRotation, RestoreResult
-from .reminders import DeliveryResult, ReminderActions
+from .lifecycle import LifecycleActions
+from .maintenance import MaintenanceActions
+from .reminders import ReminderActions
 from .reports import ReportActions
-from .rotation import RotationActions, RotationDue, RotationOutcome, RotationPolicy
-from .users import User, UserActions
+from .rotation import RotationActions
+from .users import UserActions
+
+if TYPE_CHECKING:
+    from .results import (
+        BackupResult,
+        CAStatus,
+        DeliveryResult,
+        ImportSource,
+        MasterKeyRotation,
+        ParquetExport,
+        RestoreResult,
+        RotationDue,
+        RotationOutcome,
+        RotationPolicy,
+        SyntheticResult,
+        User,
+    )
+
+_RESULTS = ("BackupResult", "CAStatus", "DeliveryResult", "ImportSource", "MasterKeyRotation", "ParquetExport",
+            "RestoreResult", "RotationDue", "RotationOutcome", "RotationPolicy", "SyntheticResult", "User")
+
+
+def __getattr__(name: str) -> Any:
+    """The result types (results.py) load on first use (PEP 562)."""
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Inventory(MaintenanceActions, AnalyticsActions, ReminderActions, RotationActions, LifecycleActions,

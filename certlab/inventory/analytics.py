@@ -21,9 +21,8 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -44,15 +43,20 @@ DEFAULT_QUERY_TIMEOUT = 120.0
 _ALLOWED_SHOW = {"DESCRIBE", "SUMMARY"}
 
 
-@dataclass(frozen=True)
-class ParquetExport:
-    """What ``to_parquet`` wrote: one file per view, with its row count."""
+if TYPE_CHECKING:
+    from .results import ParquetExport
 
-    folder: Path
-    files: tuple[tuple[str, Path, int], ...]
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("ParquetExport",)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), "files": [{"view": v, "path": str(p), "rows": n} for v, p, n in self.files]}
+
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Refused(Exception):
@@ -127,6 +131,8 @@ class AnalyticsActions(InventoryBase):
 
         The folder is created if missing; existing files of the same names are replaced atomically.
         """
+        from .results import ParquetExport
+
         self._authorize(Action.QUERIED, "parquet", READERS)
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 

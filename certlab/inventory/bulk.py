@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -17,18 +16,20 @@ from .base import InventoryBase
 MAX_SYNTHETIC = 5_000_000
 
 
-@dataclass(frozen=True)
-class SyntheticResult:
-    """What ``generate_synthetic`` added."""
+if TYPE_CHECKING:
+    from .results import SyntheticResult
 
-    certificates: int
-    cas: tuple[str, ...]
-    audit_events: int
-    token: str
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("SyntheticResult",)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"certificates": self.certificates, "cas": list(self.cas), "audit_events": self.audit_events,
-                "token": self.token}
+
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BulkActions(InventoryBase):
@@ -49,6 +50,7 @@ class BulkActions(InventoryBase):
         last year, marked ``"synthetic": true``) to the audit chain, for audit views at scale.
         """
         from .. import synthetic
+        from .results import SyntheticResult
 
         self._authorize(Action.SYNTHETIC_GENERATED, "synthetic inventory")
         for label, value in (("certificate count", n), ("audit event count", audit_events)):

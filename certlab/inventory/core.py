@@ -8,7 +8,6 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,7 @@ from ..store import audit as audit_chain
 from .base import InventoryBase, record_rows
 
 if TYPE_CHECKING:
-    from .maintenance import MasterKeyRotation
+    from .results import MasterKeyRotation
 
 READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
@@ -56,12 +55,20 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
 
 
-@dataclass(frozen=True)
-class ImportSource:
-    """One file to import: where it came from (for messages) and its bytes."""
+if TYPE_CHECKING:
+    from .results import ImportSource
 
-    source: str
-    data: bytes
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("ImportSource",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _base_name(info: CertInfo) -> str:
@@ -170,6 +177,8 @@ class CoreActions(InventoryBase):
         progress: Any = None,
     ) -> list[ImportResult]:
         """Import files and directories; one result per file, carrying on past bad ones."""
+        from .results import ImportSource
+
         sources: list[ImportSource] = []
         results: list[ImportResult] = []
         for p in _expand(paths):
@@ -481,7 +490,8 @@ class CoreActions(InventoryBase):
         rewrapped too, so that they can still be restored and the old master key is nowhere on disk; a
         copy that cannot be is reported (result, audit event), with its key file as it was.
         """
-        from .maintenance import MasterKeyRotation, rewrap_pre_restore_copies
+        from .maintenance import rewrap_pre_restore_copies
+        from .results import MasterKeyRotation
 
         self._authorize(Action.MASTER_KEY_ROTATED, "master-key")
         new_key = os.urandom(32)

@@ -11,14 +11,12 @@ import datetime as dt
 import functools
 import hashlib
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 from ..errors import ConflictError, EndpointError, InvalidInputError, NotFoundError
 from ..integrations.trust import Trust
-from ..keys import PrivateKey
 from ..models import Action, Credential, Kind, Outcome, Status
 from ..store import Tx, in_list
 from .base import InventoryBase, StoredNames
@@ -34,77 +32,20 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 DEFAULT_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class _Use:
-    """A resolved signer: the credential (None when named by certificate), its certificate and chain."""
+if TYPE_CHECKING:
+    from .results import LintReport, ScannedCertificate, ScanResult, _Use
 
-    credential: Credential | None
-    certificate: str
-    cert: x509.Certificate
-    chain: tuple[x509.Certificate, ...]
-    key: PrivateKey = field(repr=False)
-    expired: bool = False
-
-    @property
-    def subject(self) -> str:
-        return self.credential.name if self.credential else self.certificate
-
-    def details(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"certificate": self.certificate}
-        if self.credential:
-            d["credential"] = self.credential.name
-        return d
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("ScannedCertificate", "ScanResult", "LintReport")
 
 
-@dataclass(frozen=True)
-class ScannedCertificate:
-    name: str
-    subject: str
-    fingerprint_sha256: str
-    not_after: dt.datetime
-    new: bool
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "subject": self.subject, "fingerprint_sha256": self.fingerprint_sha256,
-                "not_after": self.not_after.isoformat() + "Z", "new": self.new}
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """What one endpoint served at a scan (or why nothing could be fetched)."""
-
-    endpoint: str
-    ok: bool
-    chain: tuple[ScannedCertificate, ...] = ()
-    tls_version: str | None = None
-    changed: bool = False
-    previous_leaf: str | None = None
-    problem: str | None = None
-    reason: str | None = None
-
-    @property
-    def new_certificates(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.chain if c.new)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "ok": self.ok, "tls_version": self.tls_version,
-                "chain": [c.to_json() for c in self.chain], "new_certificates": list(self.new_certificates),
-                "changed": self.changed, "previous_leaf": self.previous_leaf, "problem": self.problem,
-                "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class LintReport:
-    """The findings for one certificate."""
-
-    certificate: str
-    kind: str
-    status: str
-    findings: tuple[Any, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"certificate": self.certificate, "kind": self.kind, "status": self.status,
-                "findings_count": len(self.findings), "findings": [f.to_json() for f in self.findings]}
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class IntegrationActions(InventoryBase):
@@ -124,6 +65,8 @@ class IntegrationActions(InventoryBase):
     def _resolve(self, tx: Tx, name: str, *, purposes: tuple[str, ...], allow_certificate: bool,
                  allow_expired: bool = False) -> _Use:
         """The credential (or, where allowed, the certificate) called ``name``, ready to use."""
+        from .results import _Use
+
         cred = self._credential_row(tx, name)
         if cred is None:
             if not allow_certificate or not tx.scalar("SELECT 1 FROM certificates WHERE name = ?", [name]):
@@ -279,6 +222,7 @@ class IntegrationActions(InventoryBase):
 
         from ..certs import CertInfo
         from ..formats import dump_pem
+        from .results import ScannedCertificate, ScanResult
         ep = fetched.endpoint
         key = ep.authority
         now = self.now()
@@ -362,6 +306,7 @@ class IntegrationActions(InventoryBase):
         import json
 
         from .. import lint as lint_mod
+        from .results import LintReport
 
         floor = lint_mod.Severity.parse(min_severity)
         self._authorize(Action.QUERIED, name or "lint", READERS)

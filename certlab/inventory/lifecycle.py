@@ -7,10 +7,8 @@ such certificates can be revoked, and they rotate without a CSR round trip.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -30,31 +28,20 @@ if TYPE_CHECKING:  # certlab.ca and certlab.csr load when a CA acts, not for eve
     from ..ca import CA, NameRules
 
 
-@dataclass(frozen=True)
-class CAStatus:
-    """What an internal CA is allowed to do, and what it has done."""
+if TYPE_CHECKING:
+    from .results import CAStatus
 
-    name: str
-    parent: str | None
-    subject: str
-    not_after: dt.datetime | None
-    status: str
-    path_length: int | None
-    name_rules: dict[str, list[str]]
-    copy_csr_sans: bool
-    crl_number: int
-    crl_days: int
-    issued: int
-    revoked: int
-    exportable: bool
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("CAStatus",)
 
-    def to_json(self) -> dict[str, Any]:
-        from ..models import iso
 
-        return {"name": self.name, "parent": self.parent, "subject": self.subject, "not_after": iso(self.not_after),
-                "status": self.status, "path_length": self.path_length, "name_constraints": self.name_rules,
-                "copy_csr_sans": self.copy_csr_sans, "crl_number": self.crl_number, "crl_days": self.crl_days,
-                "issued": self.issued, "revoked": self.revoked, "key_exportable": self.exportable}
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _ROOT = object()
@@ -320,6 +307,8 @@ class LifecycleActions(InventoryBase):
         return row, CA.load(cert, key, chain, copy_csr_sans=bool(settings[0]))
 
     def _ca_status(self, tx: Tx, name: str) -> CAStatus:
+        from .results import CAStatus
+
         row = self._get_row(tx, name)
         s = tx.one("SELECT path_length, name_rules, copy_csr_sans, crl_number, crl_days FROM ca_settings "
                    "WHERE certificate_id = ?", [row["id"]])

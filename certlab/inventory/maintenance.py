@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, InvalidInputError, PermissionDeniedError, StoreError
 from ..models import Action, Outcome, Role
@@ -29,55 +28,20 @@ from .base import InventoryBase
 BACKUP_READERS = (Role.ADMIN, Role.AUDITOR)
 
 
-@dataclass(frozen=True)
-class BackupResult:
-    path: Path
-    keys_path: Path | None
-    certificates: int
-    private_keys: int
-    audit_head: str
-    audit_events: int
-    size: int
-    stale_removed: tuple[Path, ...] = ()
+if TYPE_CHECKING:
+    from .results import BackupResult, RestoreResult
 
-    def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path), "keys_path": str(self.keys_path) if self.keys_path else None,
-                "certificates": self.certificates, "private_keys": self.private_keys,
-                "audit_head": self.audit_head, "audit_events": self.audit_events, "bytes": self.size,
-                "stale_removed": [str(p) for p in self.stale_removed]}
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("BackupResult", "RestoreResult", "MasterKeyRotation")
 
 
-@dataclass(frozen=True)
-class RestoreResult:
-    source: Path
-    path: Path
-    replaced: Path | None
-    certificates: int
-    private_keys: int
-    audit_head: str
-    checked_only: bool = False
-    stale_removed: tuple[Path, ...] = ()
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
 
-    def to_json(self) -> dict[str, Any]:
-        return {"source": str(self.source), "path": str(self.path),
-                "replaced": str(self.replaced) if self.replaced else None, "certificates": self.certificates,
-                "private_keys": self.private_keys, "audit_head": self.audit_head, "checked_only": self.checked_only,
-                "stale_removed": [str(p) for p in self.stale_removed]}
-
-
-@dataclass(frozen=True)
-class MasterKeyRotation:
-    """What a master-key rotation did: the inventory's data keys, and the pre-restore copies beside it."""
-
-    keys_rewrapped: int
-    new_key_id: str
-    pre_restore_rewrapped: tuple[Path, ...] = ()
-    pre_restore_failed: tuple[tuple[Path, str], ...] = ()  # (copy, why): its key file still holds old keys
-
-    def to_json(self) -> dict[str, Any]:
-        return {"keys_rewrapped": self.keys_rewrapped, "new_key_id": self.new_key_id,
-                "pre_restore_rewrapped": [str(p) for p in self.pre_restore_rewrapped],
-                "pre_restore_failed": {str(p): why for p, why in self.pre_restore_failed}}
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pre_restore_copies(db_path: Path) -> list[Path]:
@@ -153,6 +117,8 @@ class MaintenanceActions(InventoryBase):
         With ``with_keys`` the key file goes to ``OUT.keys`` (0600) as well; without, the copy can be
         restored only with the inventory's key file (keep it, and a copy after every master-key rotation).
         """
+        from .results import BackupResult
+
         target = Path(out).expanduser().absolute()
         self._authorize(Action.BACKUP, str(target))
         keys_target = vault.key_file_for(target) if with_keys else None
@@ -194,6 +160,8 @@ class MaintenanceActions(InventoryBase):
     def verify_backup(self, source: str | os.PathLike[str], *, keys: str | os.PathLike[str] | None = None,
                       expect_head: str | None = None) -> RestoreResult:
         """Check a backup as a restore would (schema, audit chain, every key decrypts); replace nothing."""
+        from .results import RestoreResult
+
         src = Path(source).expanduser().absolute()
         self._authorize(Action.AUDIT_VERIFIED, str(src), BACKUP_READERS)
         ring = self._ring_for(src, keys)
@@ -218,6 +186,8 @@ class MaintenanceActions(InventoryBase):
         ``keys``: the backup's key file (``OUT.keys``); without it the inventory's key file must open the
         backup. The replaced database is kept beside it as ``NAME.pre-restore-TIME``.
         """
+        from .results import RestoreResult
+
         src = Path(source).expanduser().absolute()
         if src == self.db.path:
             raise InvalidInputError(f"{src} is the inventory itself: restore from a backup file")

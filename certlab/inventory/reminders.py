@@ -14,7 +14,6 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +39,20 @@ _TEAM = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    certificate: str
-    threshold: int
-    channel: str
-    recipient: str
-    ok: bool
-    error: str = ""
+if TYPE_CHECKING:
+    from .results import DeliveryResult, _Schedules
 
-    def to_json(self) -> dict[str, Any]:
-        return {"certificate": self.certificate, "threshold": self.threshold, "channel": self.channel,
-                "recipient": self.recipient, "ok": self.ok, "error": self.error}
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("DeliveryResult",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_recipient(value: str) -> str:
@@ -344,6 +345,7 @@ class ReminderActions(RotationActions):
     def send_reminders(self, at: dt.datetime | None = None) -> list[DeliveryResult]:
         """Deliver what is due; each delivery is claimed first, recorded after, audited either way."""
         from .. import reminders as rem
+        from .results import DeliveryResult
 
         self._authorize(Action.REMINDER_SENT, "reminders")
         when = at or self.now()
@@ -469,6 +471,8 @@ class ReminderActions(RotationActions):
 
     def _schedules(self, tx: Tx) -> _Schedules:
         """Every reminder schedule and every credential owner, read once (both tables are small)."""
+        from .results import _Schedules
+
         own: dict[str, tuple[int, ...]] = {}
         by_owner: dict[str, set[int]] = {}
         for scope, target, value in tx.rows("SELECT scope, target, thresholds FROM reminder_schedules"):
@@ -487,34 +491,6 @@ class ReminderActions(RotationActions):
     def _cert_recipients(self, tx: Tx, cert_id: int) -> tuple[str, ...]:
         return tuple(r[0] for r in tx.rows("SELECT recipient FROM certificate_recipients WHERE certificate_id = ? "
                                            "ORDER BY recipient", [cert_id]))
-
-
-@dataclass(frozen=True)
-class _Schedules:
-    """Reminder thresholds as configured: per certificate, per owner (merged over a certificate's owner
-    and its credentials' owners), else the default."""
-
-    own: dict[str, tuple[int, ...]]
-    by_owner: dict[str, set[int]]
-    credential_owners: dict[int, list[str]]
-    default: tuple[int, ...]
-
-    def thresholds(self, row: dict[str, Any]) -> tuple[tuple[int, ...], str]:
-        own = self.own.get(str(row["id"]))
-        if own:
-            return own, "certificate"
-        owners = [row["owner"]] if row.get("owner") else []
-        owners += self.credential_owners.get(int(row["id"]), [])
-        merged: set[int] = set()
-        sources = []
-        for o in dict.fromkeys(owners):
-            value = self.by_owner.get(o)
-            if value:
-                merged |= value
-                sources.append(o)
-        if merged:
-            return tuple(sorted(merged, reverse=True)), "owner " + ", ".join(sources)
-        return self.default, "default"
 
 
 def _order(not_after: dt.datetime | None, name: str) -> tuple[Any, ...]:

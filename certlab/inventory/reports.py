@@ -9,13 +9,12 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..blob import Blob
 from ..csvexport import csv_bytes
 from ..errors import InvalidInputError
-from ..models import Action, AuditEvent, AuditFilter, CertFilter, CertificateRecord, Role, iso
+from ..models import Action, AuditEvent, AuditFilter, CertFilter, Role, iso
 from .base import InventoryBase, record_rows
 from .core import READERS, audit_where
 
@@ -38,91 +37,28 @@ def _bin_start(period: str, key: int) -> dt.date:
     return _MONDAY_1970 + dt.timedelta(weeks=key) if period == "week" else dt.date(key // 12, key % 12 + 1, 1)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """The Overview's numbers, at one moment."""
+if TYPE_CHECKING:
+    from .results import CertificatePage, CredentialState, ExpiryBin, ExpiryRange, FilterOptions, Summary
 
-    at: dt.datetime
-    total: int
-    active: int
-    expiring_30: int
-    expiring_60: int
-    expiring_90: int
-    expired: int
-    pending: int
-    revoked: int
-    retired: int
-    credentials: int
-    credentials_at_risk: int  # bound to a certificate expired or expiring within 30 days
-    by_kind: Mapping[str, int] = field(default_factory=dict)
-    by_key_type: Mapping[str, int] = field(default_factory=dict)
-    findings: int = 0             # lint findings (errors and warnings) as of the last lint run
-    findings_errors: int = 0
-    linted_at: dt.datetime | None = None
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("Summary", "ExpiryBin", "CertificatePage", "ExpiryRange", "CredentialState", "FilterOptions")
 
 
-@dataclass(frozen=True)
-class ExpiryBin:
-    start: dt.date
-    expired: int
-    expiring: int
-    later: int
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
 
-    @property
-    def total(self) -> int:
-        return self.expired + self.expiring + self.later
-
-
-@dataclass(frozen=True)
-class CertificatePage:
-    records: tuple[CertificateRecord, ...]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
-@dataclass(frozen=True)
-class ExpiryRange:
-    """Certificates whose not_after lies in [start, end); either end open."""
-
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.start and self.end and self.end <= self.start:
-            raise InvalidInputError("the expiry range ends before it starts")
-
-
-@dataclass(frozen=True)
-class CredentialState:
-    """A named credential with the state of the certificate it uses (one query for all of them)."""
-
-    name: str
-    purpose: str
-    endpoint: str
-    owner: str
-    certificate: str
-    status: str  # as on the Certificates page: active, expiring, expired, revoked, retired, pending
-    not_after: dt.datetime | None
-    days_to_expiry: int | None
-
-
-@dataclass(frozen=True)
-class FilterOptions:
-    kinds: tuple[str, ...]
-    key_types: tuple[str, ...]
-    issuers: tuple[str, ...]
-    credentials: tuple[str, ...]
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ReportActions(InventoryBase):
     """Read-only reports for the dashboard, auditors and analysts."""
 
     def summary(self, *, at: dt.datetime | None = None) -> Summary:
+        from .results import Summary
+
         self._authorize(Action.QUERIED, "summary", READERS)
         now = at or self.now()
         p = {"now": now, "d30": now + dt.timedelta(days=30), "d60": now + dt.timedelta(days=60),
@@ -166,6 +102,8 @@ class ReportActions(InventoryBase):
     def certificate_page(self, filters: CertFilter | None = None, *, expiry: ExpiryRange | None = None,
                          page: int = 1, page_size: int = 50, at: dt.datetime | None = None) -> CertificatePage:
         """One page of the filtered inventory (soonest expiry first) and the filtered total."""
+        from .results import CertificatePage
+
         self._authorize(Action.QUERIED, "certificates", READERS)
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"page must be >= 1 and page size 1..{MAX_PAGE_SIZE}")
@@ -181,6 +119,8 @@ class ReportActions(InventoryBase):
     def expiry_bins(self, period: str = "month", filters: CertFilter | None = None, *,
                     expiry: ExpiryRange | None = None, at: dt.datetime | None = None) -> list[ExpiryBin]:
         """How many certificates expire per week or month (a renewal-load forecast), counted in DuckDB."""
+        from .results import ExpiryBin
+
         self._authorize(Action.QUERIED, "expiry bins", READERS)
         if period not in PERIODS:
             raise InvalidInputError(f"unknown period {period!r}: choose week or month")
@@ -203,6 +143,8 @@ class ReportActions(InventoryBase):
 
     def credential_states(self, *, at: dt.datetime | None = None) -> list[CredentialState]:
         """Every named credential and its certificate's state, soonest expiry first."""
+        from .results import CredentialState
+
         self._authorize(Action.QUERIED, "credentials", READERS)
         when = at or self.now()
         sql = ("SELECT n.name, n.purpose, n.endpoint, n.owner, c.name, " + self._status_sql() + ", c.not_after "
@@ -215,6 +157,8 @@ class ReportActions(InventoryBase):
 
     def filter_options(self) -> FilterOptions:
         """The values the filters offer: kinds, key types, issuers (most common first), credentials."""
+        from .results import FilterOptions
+
         self._authorize(Action.QUERIED, "filter options", READERS)
         with self.db.read() as tx:
             kinds = tuple(r[0] for r in tx.rows("SELECT DISTINCT kind FROM certificates ORDER BY 1"))

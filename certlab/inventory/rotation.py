@@ -14,8 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +23,7 @@ from .. import formats
 from ..certs import MAX_DAYS, CertInfo, Purpose, build_certificate
 from ..errors import CertlabError, ConflictError, InvalidInputError
 from ..keys import KeyType, PrivateKey, generate_key, signature_hash_for
-from ..models import Action, CertificateRecord, Kind, Status, iso
+from ..models import Action, CertificateRecord, Kind, Status
 from ..names import check_unique_name
 from ..store import Tx
 from .lifecycle import LifecycleActions
@@ -34,71 +33,20 @@ DEFAULT_DAYS_BEFORE = 30
 _ROTATABLE = (Kind.SELF_SIGNED.value, Kind.CA_SIGNED.value, Kind.IMPORTED.value)
 
 
-@dataclass(frozen=True)
-class RotationPolicy:
-    """When to rotate: ``days_before`` not_after, or once ``lifetime_share`` (0..1) of the lifetime passed."""
+if TYPE_CHECKING:
+    from .results import RotationDue, RotationOutcome, RotationPolicy
 
-    days_before: int | None = DEFAULT_DAYS_BEFORE
-    lifetime_share: float | None = None
-    allow_key_reuse: bool = False
-    source: str = "default"  # certificate | default
-
-    def __post_init__(self) -> None:
-        if self.days_before is not None and self.lifetime_share is not None:
-            raise InvalidInputError("a rotation policy is days before expiry or a share of the lifetime, not both")
-        if self.days_before is None and self.lifetime_share is None:
-            object.__setattr__(self, "days_before", DEFAULT_DAYS_BEFORE)
-        if self.days_before is not None and (isinstance(self.days_before, bool) or not isinstance(self.days_before, int)
-                                             or not 0 <= self.days_before <= MAX_DAYS):
-            raise InvalidInputError(f"rotation days before expiry must be a whole number 0..{MAX_DAYS}, "
-                                    f"not {self.days_before!r}")
-        if self.lifetime_share is not None and not (isinstance(self.lifetime_share, (int, float))
-                                                    and 0 < float(self.lifetime_share) < 1):
-            raise InvalidInputError(f"rotation share of lifetime must be between 0 and 1 (e.g. 0.67), "
-                                    f"not {self.lifetime_share!r}")
-
-    def due_at(self, not_before: dt.datetime, not_after: dt.datetime) -> dt.datetime:
-        if self.lifetime_share is not None:
-            return not_before + (not_after - not_before) * float(self.lifetime_share)
-        return not_after - dt.timedelta(days=self.days_before or 0)
-
-    def describe(self) -> str:
-        text = (f"{round(float(self.lifetime_share) * 100)}% of lifetime" if self.lifetime_share is not None
-                else f"{self.days_before} days before expiry")
-        return text + (", key reuse allowed" if self.allow_key_reuse else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"days_before": self.days_before, "lifetime_share": self.lifetime_share,
-                "allow_key_reuse": self.allow_key_reuse, "source": self.source, "describe": self.describe()}
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("RotationPolicy", "RotationDue", "RotationOutcome")
 
 
-@dataclass(frozen=True)
-class RotationDue:
-    """A certificate whose policy says it is due (or will be) for rotation."""
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
 
-    name: str
-    kind: str
-    not_after: dt.datetime
-    due_at: dt.datetime
-    policy: str
-    mode: str  # renew (new certificate now) | csr (pending CSR for its outside CA)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "not_after": iso(self.not_after), "due_at": iso(self.due_at),
-                "policy": self.policy, "mode": self.mode}
-
-
-@dataclass(frozen=True)
-class RotationOutcome:
-    """What ``rotate_due`` did with one certificate."""
-
-    name: str
-    result: str  # rotated | csr_created | failed
-    successor: str | None = None
-    message: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "result": self.result, "successor": self.successor, "message": self.message}
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RotationActions(LifecycleActions):
@@ -298,12 +246,16 @@ class RotationActions(LifecycleActions):
             return self._policy(tx, self._get_row(tx, name)["id"])
 
     def _default_policy(self, tx: Tx) -> RotationPolicy:
+        from .results import RotationPolicy
+
         doc = tx.setting(DEFAULT_POLICY_KEY)
         if not doc:
             return RotationPolicy()
         return RotationPolicy(doc.get("days_before"), doc.get("lifetime_share"), bool(doc.get("allow_key_reuse")))
 
     def _policy(self, tx: Tx, cert_id: int) -> RotationPolicy:
+        from .results import RotationPolicy
+
         r = tx.one("SELECT days_before, lifetime_share, allow_key_reuse FROM rotation_policies WHERE certificate_id = ?",
                    [cert_id])
         if r is None:
@@ -316,6 +268,8 @@ class RotationActions(LifecycleActions):
                       limit: int | None = None) -> list[RotationDue]:
         """What the policies say is due at ``at`` (or within ``within_days`` after it), in the order it
         falls due; the first ``limit`` only when given (``count_rotations_due`` gives the total)."""
+        from .results import RotationDue, RotationPolicy
+
         when = at or self.now()
         horizon = when + dt.timedelta(days=within_days)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
@@ -368,6 +322,8 @@ class RotationActions(LifecycleActions):
     def rotate_due(self, at: dt.datetime | None = None) -> list[RotationOutcome]:
         """Rotate what is due at ``at``: renewed at once, or a pending CSR for an outside CA. One
         transaction per certificate; a failure is reported and the rest carry on."""
+        from .results import RotationOutcome
+
         self._authorize(Action.ROTATED, "due")
         outcomes: list[RotationOutcome] = []
         for due in self.rotations_due(at):

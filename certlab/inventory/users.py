@@ -14,8 +14,7 @@ import hmac
 import os
 import re
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -33,28 +32,20 @@ _USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.@-]{0,63}$")
 SIGN_IN_FAILED = "sign-in failed: unknown user or wrong password"
 
 
-@dataclass(frozen=True)
-class User:
-    """A dashboard user as admins see it. Carries no password hash."""
+if TYPE_CHECKING:
+    from .results import User
 
-    name: str
-    role: Role
-    disabled: bool
-    must_change_password: bool
-    failed_sign_ins: int
-    locked_until: dt.datetime | None
-    last_sign_in: dt.datetime | None
-    created_at: dt.datetime
+# The result types live in results.py and load on first use (PEP 562): an action that returns
+# none of them (reading one certificate, say) does not build them.
+_RESULTS = ("User",)
 
-    @property
-    def actor(self) -> Actor:
-        return Actor(self.name, self.role)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role.value, "disabled": self.disabled,
-                "must_change_password": self.must_change_password, "failed_sign_ins": self.failed_sign_ins,
-                "locked_until": iso(self.locked_until), "last_sign_in": iso(self.last_sign_in),
-                "created_at": iso(self.created_at)}
+def __getattr__(name: str) -> Any:
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_user_name(name: str) -> str:
@@ -261,5 +252,7 @@ class UserActions(InventoryBase):
 
 
 def _to_user(row: tuple[Any, ...]) -> User:
+    from .results import User
+
     return User(name=row[0], role=Role.parse(row[1]), disabled=bool(row[2]), must_change_password=bool(row[3]),
                 failed_sign_ins=int(row[4]), locked_until=row[5], last_sign_in=row[6], created_at=row[7])
