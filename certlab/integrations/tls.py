@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from ..certs import CertInfo
 from ..errors import ChainError, InvalidInputError
 from ..keys import PrivateKey
-from .trust import Trust
+from .trust import Trust as Trust  # re-exported: certlab.integrations.tls.Trust
 
 DEFAULT_PORTS = {"https": 443, "wss": 443, "ldaps": 636, "smtps": 465, "imaps": 993, "pop3s": 995, "ftps": 990}
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+)):(?P<port>\d{1,5})$")

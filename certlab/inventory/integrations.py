@@ -106,7 +106,7 @@ class IntegrationActions(InventoryBase):
 
     # --- mutual TLS -------------------------------------------------------------------------------
 
-    def ssl_context(self, credential: str, *, trust: str | tls.Trust = Trust.INVENTORY) -> ssl.SSLContext:
+    def ssl_context(self, credential: str, *, trust: str | Trust = Trust.INVENTORY) -> ssl.SSLContext:
         """An ``ssl.SSLContext`` that presents the credential's certificate, chain and key (loaded from
         memory) and trusts the inventory's trust store (``trust="system"`` or ``"both"`` when asked)."""
         from ..integrations import tls
@@ -130,7 +130,7 @@ class IntegrationActions(InventoryBase):
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        trust: str | tls.Trust = Trust.INVENTORY,
+        trust: str | Trust = Trust.INVENTORY,
     ) -> tls.Response:
         """An HTTPS callout with mutual TLS to the credential's endpoint. ``url`` is a path (``/v1/pay``)
         or a full URL on that endpoint's host and port; certlab sends a certificate only to its endpoint.
@@ -166,7 +166,7 @@ class IntegrationActions(InventoryBase):
                                                          "bytes_sent": len(data or b""), "bytes_received": len(resp.body)})
         return resp
 
-    def test_connection(self, credential: str, *, trust: str | tls.Trust = Trust.INVENTORY,
+    def test_connection(self, credential: str, *, trust: str | Trust = Trust.INVENTORY,
                         timeout: float = 10.0, send_certificate: bool = True) -> tls.HandshakeReport:
         """A real TLS handshake with the credential's endpoint: connected or not, the server's chain and
         its expiry, whether the server asked for and accepted our certificate, and why not. Audited."""
