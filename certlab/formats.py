@@ -30,6 +30,12 @@ _KEY_LABELS = {b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTE
 _PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
 
 
+# Errors a loader or a signature check may raise, as typed tuples (mypy cannot type a tuple spliced
+# into an except clause).
+_KEY_ERRORS: tuple[type[BaseException], ...] = (TypeError, ValueError, *_LAZY_ERRORS)
+_SIGNATURE_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, InvalidSignature, *_LAZY_ERRORS)
+
+
 @dataclass(frozen=True)
 class Loaded:
     """What one file held: certificates (in file order) and at most one private key."""
@@ -185,7 +191,7 @@ def load_der(data: bytes, source: str, password: bytes | None = None) -> Loaded:
     try:
         key = serialization.load_der_private_key(data, password)
         return Loaded((), supported_private_key(key, source), "der")
-    except (TypeError, ValueError, *_LAZY_ERRORS):
+    except _KEY_ERRORS:
         pass
     raise FormatError(f"{source}: not a certificate, PKCS#7 or PKCS#12 file (or it is damaged)")
 
@@ -247,7 +253,7 @@ def check_chain(chain: Sequence[x509.Certificate], source: str) -> None:
         child, parent = chain[i], chain[i + 1]
         try:
             child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature, *_LAZY_ERRORS):
+        except _SIGNATURE_ERRORS:
             raise ChainError(
                 f"{source}: certificate {i + 1} ({name_text(child.subject)}) is not signed by "
                 f"certificate {i + 2} ({name_text(parent.subject)})"

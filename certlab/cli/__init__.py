@@ -93,7 +93,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def add_command(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help: str,
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
                 example: str) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with an example."""
     return sub.add_parser(name, help=help, description=help, epilog=f"Example:\n  {example}",

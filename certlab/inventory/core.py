@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import json
@@ -346,10 +347,10 @@ class CoreActions(InventoryBase):
         )
         if f.status is not None:
             clauses.append(f"{status_sql} = $status")
-            params |= self._time_params(when) | {"status": f.status.value}  # type: ignore[union-attr]
+            params |= self._time_params(when) | {"status": f.status.value}
         if f.kind is not None:
             clauses.append("c.kind = $kind")
-            params["kind"] = f.kind.value  # type: ignore[union-attr]
+            params["kind"] = f.kind.value
         if f.key_type:
             clauses.append("c.key_type = $key_type")
             params["key_type"] = f.key_type
@@ -435,7 +436,7 @@ class CoreActions(InventoryBase):
             tx.execute("DELETE FROM named_credentials WHERE name = ?", [name])
             self._audit(tx, Action.CREDENTIAL_DELETED, name, {"certificate": old.certificate})
 
-    def credentials(self) -> list[Credential]:
+    def credentials(self) -> builtins.list[Credential]:
         with self.db.read() as tx:
             return [self._to_credential(r) for r in tx.rows(_CREDENTIAL_SQL + " ORDER BY n.name")]
 
@@ -461,7 +462,7 @@ class CoreActions(InventoryBase):
 
     # --- audit ---------------------------------------------------------------------------------------
 
-    def audit_events(self, filters: AuditFilter | None = None) -> list[AuditEvent]:
+    def audit_events(self, filters: AuditFilter | None = None) -> builtins.list[AuditEvent]:
         f = filters or AuditFilter()
         where, params = audit_where(f)
         sql = ("SELECT seq, occurred_at, actor, role, action, object, details, outcome, hash FROM audit_events WHERE "
@@ -479,7 +480,7 @@ class CoreActions(InventoryBase):
 
     # --- master key -------------------------------------------------------------------------------------
 
-    def rotate_master_key(self) -> "MasterKeyRotation":
+    def rotate_master_key(self) -> MasterKeyRotation:
         """Rewrap every data key under a new master key; touches no certificate.
 
         Crash safe: the key file is replaced atomically, always holds every master key a row refers to,
@@ -509,7 +510,7 @@ class CoreActions(InventoryBase):
             # step 2: every data key rewrapped, with the audit event, in one transaction
             with self.db.write() as tx:
                 rows = tx.rows("SELECT id, spki_sha256, encrypted_key, wrapped_data_key, master_key_id FROM private_keys")
-                for key_id, spki, enc, wrapped, mk in rows:
+                for key_id, _spki, enc, wrapped, mk in rows:
                     sealed = vault.SealedKey(bytes(enc), bytes(wrapped), mk)
                     tx.execute("UPDATE private_keys SET wrapped_data_key = ?, master_key_id = ? WHERE id = ?",
                                [vault.rewrap(grown, new_id, key_id, sealed), new_id, key_id])
@@ -691,7 +692,7 @@ class _Importer:
                     bases.add(_base_name(info))
             out.append((src, loaded))
         if fingerprints:
-            self.known = dict(self.tx.rows(  # type: ignore[arg-type]
+            self.known = dict(self.tx.rows(
                 "SELECT fingerprint_sha256, name FROM certificates WHERE fingerprint_sha256 IN "
                 "(SELECT unnest(?::VARCHAR[]))", [sorted(fingerprints)]))
         self._check_names([_suffixed(b, k) for b in sorted(bases) for k in range(1, _NAMES_PER_QUERY + 1)])

@@ -385,7 +385,7 @@ class ReminderActions(RotationActions):
         webhook = rem.WebhookConfig(**webhook_doc) if webhook_doc else None
         password, password_error = _smtp_password(smtp_doc)
         results: list[DeliveryResult] = []
-        for did, r, channel, recipient in claims:
+        for _did, r, channel, recipient in claims:
             try:
                 if channel == "email":
                     assert smtp is not None
