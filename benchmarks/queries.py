@@ -5,6 +5,7 @@ file read-only, one query, close)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ def run(size: Size, work: Path) -> list[Result]:
     word = name.split("_")[0]
     needle = f"{word}-{name.rsplit('_', 1)[1][:3]}"
     log(f"queries: {n:,} certificates; sample {name}")
+    # Lookup by name takes several certificates in turn: one sample may hold a key shared with thousands.
+    named = [r.name for r in inv.list(CertFilter(expiring_within=365, limit=7))]
+    pooled = sum(1 for x in named if any(f["rule"] == "shared_key" for f in inv.get(x).findings))
+    names, raw_names = itertools.cycle(named), itertools.cycle(named)
 
     def raw(sql: str, params: Any = None) -> Callable[[], Any]:
         def go() -> Any:
@@ -90,9 +95,11 @@ def run(size: Size, work: Path) -> list[Result]:
         ("lookup by fingerprint", lambda: inv.list(CertFilter(search=fp, limit=PAGE)),
          raw("SELECT * EXCLUDE (der) FROM certificates WHERE fingerprint_sha256 = ?", [fp]),
          "Inventory.list(CertFilter(search=FINGERPRINT))"),
-        ("lookup by name", lambda: inv.get(name),
-         raw("SELECT * EXCLUDE (der) FROM certificates WHERE name = ?", [name]),
-         "Inventory.get(name), with its lint findings (chain, bindings, shared key)"),
+        ("lookup by name", lambda: inv.get(next(names)),
+         lambda: raw("SELECT * EXCLUDE (der) FROM certificates WHERE name = ?", [next(raw_names)])(),
+         f"Inventory.get(name), with its lint findings (chain, bindings, shared key), taking in turn the {len(named)} "
+         f"certificates that expire first; {pooled} of them hold a key the synthetic generator shares with thousands "
+         "of certificates (its P-384 and RSA key pools), and lint then reads each of those rows (~65 ms)"),
     ]
     results = []
     for label, ours, theirs, how in cases:

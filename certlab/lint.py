@@ -105,6 +105,7 @@ class LintSubject:
     chain: tuple[x509.Certificate | Facts, ...] = ()
     usages: tuple[Usage, ...] = ()
     same_key_as: tuple[str, ...] = ()
+    same_key_total: int = 0  # how many others hold the key, when more than same_key_as names
     served_as_leaf_at: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     facts: Facts | None = None  # read from ``cert`` when not given
@@ -269,7 +270,8 @@ def lint(s: LintSubject, *, now: dt.datetime, warning_days: int = 30) -> list[Fi
             out.append(("chain_ca_expiring", Severity.WARNING,
                         f"the CA {who} in its chain expires on {ca_end:%Y-%m-%d}, before the certificate itself"))
     if s.same_key_as:
-        others = ", ".join(s.same_key_as[:5]) + (f" (+{len(s.same_key_as) - 5} more)" if len(s.same_key_as) > 5 else "")
+        total = max(s.same_key_total, len(s.same_key_as))
+        others = ", ".join(s.same_key_as[:5]) + (f" (+{total - 5} more)" if total > 5 else "")
         out.append(("shared_key", Severity.WARNING, f"the same key is in {others}"))
     if f.serial_bits < MIN_SERIAL_BITS:
         out.append(("low_serial_entropy", Severity.WARNING,

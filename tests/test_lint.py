@@ -203,3 +203,16 @@ def test_issuers_found_two_levels_up_and_a_renewed_root_replaces_the_expired_one
     inv.import_sources([ImportSource("new.pem", pem(root(past(1), NOW + dt.timedelta(days=3000))))], trusted=True,
                        name="new_root")
     assert {f["rule"] for f in inv.get("leaf").findings} == set()
+
+
+def test_a_key_in_many_certificates_names_the_first_five_and_counts_the_rest(inv: certlab.Inventory) -> None:
+    """Through the inventory: the finding names the first five others (by name) and says how many more."""
+    key = certlab.generate_key("ec-p256")
+    ca = make_ca("Shared Key CA")
+    for i in range(9):
+        leaf = issue(ca, f"host{i}.example", sans=(f"host{i}.example",), key=key, days=30)
+        inv.import_sources([ImportSource(f"h{i}.pem", pem(leaf.certificate))], name=f"host_{i}")
+    [finding] = [f for f in inv.get("host_4").findings if f["rule"] == "shared_key"]
+    assert finding["message"] == "the same key is in host_0, host_1, host_2, host_3, host_5 (+3 more)"
+    [few] = [f for f in lint(LintSubject("x", _leaf(ca), same_key_as=("a", "b")), now=NOW) if f.rule == "shared_key"]
+    assert few.message == "the same key is in a, b"
