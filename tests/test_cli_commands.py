@@ -4,9 +4,6 @@ same subcommands, options, defaults, help and errors. ``certlab show`` loads no 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +11,8 @@ import pytest
 
 from certlab import cli
 
-from .conftest import ROOT, run_cli
+from .conftest import run_cli
+from .test_lazy_imports import modules_after
 
 
 def _shape(parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -71,29 +69,9 @@ def test_unknown_command_lists_every_command(tmp_path: Path) -> None:
     assert all(f"'{name}'" in proc.stderr for name in cli.COMMANDS)
 
 
-_PROBE = """
-import runpy, sys
-sys.argv = ["certlab", *sys.argv[1:]]
-try:
-    runpy.run_module("certlab", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
-sys.stderr.write("\\nMODULES " + " ".join(sorted(sys.modules)) + "\\n")
-"""
-
-
-def _modules_after(*args: str) -> tuple[str, set[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
-    line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
-    return proc.stdout, set(line.split()[1:])
-
-
 def test_show_loads_only_its_own_command_and_no_network_code(cli_db: Path) -> None:
     run_cli("create", "self-signed", "probe_cert", "--key", "ec-p256", db=cli_db, check=True)
-    out, mods = _modules_after("--db", str(cli_db), "show", "probe_cert", "--json")
+    out, mods = modules_after("--db", str(cli_db), "show", "probe_cert", "--json")
     assert '"name": "probe_cert"' in out  # the command ran
     assert "certlab.cli.core_cmds" in mods and "certlab.inventory" in mods
     others = {m for m in cli.COMMAND_MODULES if m != "certlab.cli.core_cmds"}
@@ -105,7 +83,7 @@ def test_show_loads_only_its_own_command_and_no_network_code(cli_db: Path) -> No
                 "certlab.ca", "certlab.csr", "cryptography.hazmat.primitives.serialization.pkcs7",
                 "certlab.inventory.results"}
     assert not mods & unwanted, mods & unwanted
-    _, mods = _modules_after("--help")
+    _, mods = modules_after("--help")
     assert set(cli.COMMAND_MODULES) <= mods  # --help lists every command
 
 

@@ -22,16 +22,23 @@ try:
     runpy.run_module("certlab", run_name="__main__", alter_sys=True)
 except SystemExit:
     pass
-print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+sys.stderr.write("\\nMODULES " + " ".join(sorted(sys.modules)) + "\\n")
 """
 
 
-def loaded_by(*args: str) -> set[str]:
+def modules_after(*args: str) -> tuple[str, set[str]]:
+    """Run ``certlab ARGS`` in a fresh interpreter: its output, and every module it had loaded at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120,
                           check=False)
-    return set(proc.stdout.split()[-400:])
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
+    return proc.stdout, set(line.split()[1:])
+
+
+def loaded_by(*args: str) -> set[str]:
+    """The top-level packages ``certlab ARGS`` loaded."""
+    return {m.split(".")[0] for m in modules_after(*args)[1]}
 
 
 def test_every_public_name_resolves() -> None:
