@@ -277,11 +277,10 @@ class RotationActions(LifecycleActions):
         with self.db.read() as tx:
             # One query: each certificate's due time computed by DuckDB from its own policy or the
             # default (read once), so only the rows asked for come back to Python.
-            sql, params = self._due_rotations_sql(tx, horizon)
+            sql, params, default = self._due_rotations_sql(tx, horizon)
             rows = tx.rows(
                 "SELECT name, kind, not_after, due_at, has_own, days_before, lifetime_share, allow_key_reuse, renew "
                 f"FROM ({sql}) ORDER BY due_at, name" + ("" if limit is None else f" LIMIT {int(limit)}"), params)
-            default = self._default_policy(tx)
         out: list[RotationDue] = []
         for name, kind, na, due, has_own, days_before, share, reuse, renew in rows:
             policy = RotationPolicy(days_before, share, bool(reuse), source="certificate") if has_own else default
@@ -292,12 +291,13 @@ class RotationActions(LifecycleActions):
         """How many certificates ``rotations_due`` lists (without building them)."""
         horizon = (at or self.now()) + dt.timedelta(days=within_days)
         with self.db.read() as tx:
-            sql, params = self._due_rotations_sql(tx, horizon)
+            sql, params, _ = self._due_rotations_sql(tx, horizon)
             return int(tx.scalar(f"SELECT count(*) FROM ({sql})", params) or 0)
 
-    def _due_rotations_sql(self, tx: Tx, horizon: dt.datetime) -> tuple[str, dict[str, Any]]:
-        """Rotatable certificates due by ``horizon``: due_at is RotationPolicy.due_at in DuckDB (a share
-        of the lifetime in whole microseconds, as Python's timedelta arithmetic has it)."""
+    def _due_rotations_sql(self, tx: Tx, horizon: dt.datetime) -> tuple[str, dict[str, Any], RotationPolicy]:
+        """Rotatable certificates due by ``horizon`` (and the default policy, read once): due_at is
+        RotationPolicy.due_at in DuckDB (a share of the lifetime in whole microseconds, as Python's
+        timedelta arithmetic has it)."""
         default = self._default_policy(tx)
 
         def due(days: str, share: str) -> str:
@@ -317,7 +317,7 @@ class RotationActions(LifecycleActions):
             "AND c.kind IN ('self_signed', 'ca_signed', 'imported') AND NOT (c.kind = 'imported' AND c.key_id IS NULL)")
         params = {"default_days": default.days_before, "default_share": default.lifetime_share,
                   "fallback_days": DEFAULT_DAYS_BEFORE}
-        return f"SELECT * FROM ({sql}) WHERE due_at <= $horizon", {**params, "horizon": horizon}
+        return f"SELECT * FROM ({sql}) WHERE due_at <= $horizon", {**params, "horizon": horizon}, default
 
     def rotate_due(self, at: dt.datetime | None = None) -> list[RotationOutcome]:
         """Rotate what is due at ``at``: renewed at once, or a pending CSR for an outside CA. One
