@@ -337,16 +337,34 @@ LAST_PARALLEL_READ: dict[str, int] = {"shares": 0, "by_workers": 0}
 
 
 def read_infos(certs: Sequence[x509.Certificate], source: str = "certificate") -> list[CertInfo]:
-    """``CertInfo.of`` of each certificate, in order, raising the error of the first bad one.
+    """``CertInfo.of`` of each certificate, in order, raising the error of the first bad one (see
+    ``read_each``)."""
+    out: list[CertInfo] = []
+    for item in read_each([(c, source) for c in certs]):
+        if isinstance(item, CertlabError):
+            raise item
+        out.append(item)
+    return out
+
+
+def read_each(items: Sequence[tuple[x509.Certificate, str]]) -> list[CertInfo | CertlabError]:
+    """``CertInfo.of(certificate, source)`` of each item, or the error it raised, in order.
 
     Reading a certificate's fields in Python (names above all) is most of a bulk import, so a large
     batch is shared with worker processes, one per core (``$CERTLAB_IMPORT_WORKERS`` caps them; 1
     turns them off). Only certificates (DER) and their fields cross to workers, never key material.
     Where workers cannot start, this process reads everything itself."""
-    workers = _workers(len(certs))
+    workers = _workers(len(items))
     if workers <= 1:
-        return [CertInfo.of(c, source) for c in certs]
-    return _read_in_parallel(certs, source, workers)
+        return [_info_or_error(c, s) for c, s in items]
+    return _read_in_parallel(items, workers)
+
+
+def _info_or_error(cert: x509.Certificate, source: str) -> CertInfo | CertlabError:
+    try:
+        return CertInfo.of(cert, source)
+    except CertlabError as exc:
+        return exc
 
 
 def _workers(n: int) -> int:
@@ -363,7 +381,7 @@ def _workers(n: int) -> int:
     return max(1, min(cores, cap, n // (PARALLEL_MIN // 2)))
 
 
-def _read_in_parallel(certs: Sequence[x509.Certificate], source: str, workers: int) -> list[CertInfo]:
+def _read_in_parallel(items: Sequence[tuple[x509.Certificate, str]], workers: int) -> list[CertInfo | CertlabError]:
     """Workers are plain ``python -m certlab.infos_worker`` processes fed through pipes, not
     multiprocessing: that would import the caller's main module again in each worker, and an
     unguarded script (or a command line) would run a second time there."""
@@ -373,14 +391,14 @@ def _read_in_parallel(certs: Sequence[x509.Certificate], source: str, workers: i
     import sys
     import threading
 
-    size = -(-len(certs) // workers)
-    chunks = [list(certs[i:i + size]) for i in range(0, len(certs), size)]
+    size = -(-len(items) // workers)
+    chunks = [list(items[i:i + size]) for i in range(0, len(items), size)]
     LAST_PARALLEL_READ.update(shares=len(chunks), by_workers=0)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     started: list[tuple[subprocess.Popen[bytes], threading.Thread] | None] = []
     for chunk in chunks[1:]:
-        payload = pickle.dumps(([c.public_bytes(serialization.Encoding.DER) for c in chunk], source),
+        payload = pickle.dumps([(c.public_bytes(serialization.Encoding.DER), src) for c, src in chunk],
                                protocol=pickle.HIGHEST_PROTOCOL)
         try:
             proc = subprocess.Popen([sys.executable, "-m", "certlab.infos_worker"], stdin=subprocess.PIPE,
@@ -392,14 +410,14 @@ def _read_in_parallel(certs: Sequence[x509.Certificate], source: str, workers: i
         feeder.start()
         started.append((proc, feeder))
     try:
-        out = [CertInfo.of(c, source) for c in chunks[0]]  # this process reads the first share meanwhile
+        out = [_info_or_error(c, src) for c, src in chunks[0]]  # this process reads the first share meanwhile
         for chunk, worker in zip(chunks[1:], started):
             got = _collect(worker)
-            if isinstance(got, BaseException):
-                raise got
-            if got is not None:
+            if got is not None and len(got) == len(chunk):
                 LAST_PARALLEL_READ["by_workers"] += 1
-            out.extend(got if got is not None else [CertInfo.of(c, source) for c in chunk])
+                out.extend(got)
+            else:
+                out.extend(_info_or_error(c, src) for c, src in chunk)
         return out
     finally:
         for worker in started:
@@ -416,8 +434,8 @@ def _feed(proc: Any, payload: bytes) -> None:
         pass  # the worker died: _collect sees it and this process reads that share itself
 
 
-def _collect(worker: Any) -> list[CertInfo] | BaseException | None:
-    """A worker's result: its CertInfos, the CertlabError it met, or None (it failed: read it here)."""
+def _collect(worker: Any) -> list[CertInfo | CertlabError] | None:
+    """A worker's results, or None when it failed (this process then reads its share)."""
     import pickle
 
     if worker is None:
@@ -429,17 +447,15 @@ def _collect(worker: Any) -> list[CertInfo] | BaseException | None:
     if proc.wait() != 0:
         return None
     try:
-        status, value = pickle.loads(data)
+        value = pickle.loads(data)
     except Exception:  # noqa: BLE001 - anything unreadable from a worker: read the share here instead
         return None
-    if status == "error" and isinstance(value, CertlabError):
-        return value
-    return value if status == "ok" else None
+    return value if isinstance(value, list) else None
 
 
-def _infos_from_der(ders: list[bytes], source: str) -> list[CertInfo]:
-    """A worker's share of ``read_infos``."""
-    return [CertInfo.of(x509.load_der_x509_certificate(d), source) for d in ders]
+def _infos_from_der(items: list[tuple[bytes, str]]) -> list[CertInfo | CertlabError]:
+    """A worker's share of ``read_each``."""
+    return [_info_or_error(x509.load_der_x509_certificate(d), source) for d, source in items]
 
 
 def _sig_name(cert: x509.Certificate) -> str:

@@ -54,22 +54,25 @@ def check_size(data: bytes, source: str) -> None:
         raise FormatError(f"{source}: file is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
 
 
-def load_bundle(data: bytes, source: str, password: bytes | None = None) -> Loaded:
-    """Load any supported file: PEM (many blocks), DER, PKCS#7 (PEM or DER) or PKCS#12."""
+def load_bundle(data: bytes, source: str, password: bytes | None = None, *, read: bool = True) -> Loaded:
+    """Load any supported file: PEM (many blocks), DER, PKCS#7 (PEM or DER) or PKCS#12.
+
+    ``read=False`` leaves reading the fields of a PEM file's certificates (Loaded.infos, and the
+    errors only that reading finds) to the caller, who reads many files' at once (certs.read_each)."""
     check_size(data, source)
     if b"-----BEGIN" in data[:65536]:
-        return load_pem(data, source, password)
+        return load_pem(data, source, password, read=read)
     return load_der(data, source, password)
 
 
-def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
+def load_pem(data: bytes, source: str, password: bytes | None = None, *, read: bool = True) -> Loaded:
     if data.count(b"-----BEGIN") > MAX_PEM_BLOCKS:
         raise FormatError(f"{source}: more than {MAX_PEM_BLOCKS} PEM blocks")
     blocks = _pem_blocks(data, source)
     certs: list[x509.Certificate] = []
     key: PrivateKey | None = None
     cert_blobs = [raw for label, raw in blocks if label in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")]
-    read_certs = _load_pem_certificates(cert_blobs, source)
+    read_certs = _load_pem_certificates(cert_blobs, source, read)
     certs.extend(cert for cert, _ in read_certs)
     for label, raw in blocks:
         if label in _KEY_LABELS:
@@ -88,8 +91,8 @@ def load_pem(data: bytes, source: str, password: bytes | None = None) -> Loaded:
             raise FormatError(f"{source}: unsupported PEM block {label.decode('ascii', 'replace')!r}")
     if not certs and key is None:
         raise FormatError(f"{source}: no certificate found")
-    read = tuple(info for _, info in read_certs) if len(read_certs) == len(certs) else ()
-    return Loaded(tuple(certs), key, "pem", read)
+    infos = tuple(info for _, info in read_certs if info is not None)
+    return Loaded(tuple(certs), key, "pem", infos if len(infos) == len(certs) else ())
 
 
 def _pem_blocks(data: bytes, source: str) -> list[tuple[bytes, bytes]]:
@@ -121,11 +124,14 @@ def _pem_blocks(data: bytes, source: str) -> list[tuple[bytes, bytes]]:
     return blocks
 
 
-def _load_pem_certificates(blobs: list[bytes], source: str) -> list[tuple[x509.Certificate, CertInfo]]:
+def _load_pem_certificates(blobs: list[bytes], source: str,
+                           read: bool = True) -> list[tuple[x509.Certificate, CertInfo | None]]:
     if not blobs:
         return []
     try:
         certs = x509.load_pem_x509_certificates(b"\n".join(blobs))
+        if not read:
+            return [(c, None) for c in certs]
         return list(zip(certs, read_infos(certs, source)))  # lazy fields fail here, not later
     except FormatError:
         raise

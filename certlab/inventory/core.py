@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .. import formats
 from ..blob import Blob
-from ..certs import CertInfo, CertSpec, issue_self_signed
+from ..certs import CertInfo, CertSpec, issue_self_signed, read_each
 from ..errors import (
     CertlabError,
     ChainError,
@@ -217,19 +217,24 @@ class CoreActions(InventoryBase):
         ask = password if callable(password) else None
         pw: bytes | None = None if callable(password) else password
         parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
+        # Many files: their certificates' fields are read together afterwards, so that a directory of
+        # small files is shared with worker processes as a large bundle is (certs.read_each).
+        single = len(sources) <= 1
         for i, src in enumerate(sources):
             try:
                 try:
-                    parsed.append((src, formats.load_bundle(src.data, src.source, pw)))
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=single)))
                 except PasswordRequiredError:
                     if ask is None:
                         raise
                     pw = ask()
-                    parsed.append((src, formats.load_bundle(src.data, src.source, pw)))
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=single)))
             except CertlabError as exc:
                 parsed.append((src, exc))
             if progress is not None:
                 progress(i + 1, len(sources))
+        if not single:
+            parsed = _read_fields(parsed)
         with self.db.write() as tx:
             return _Importer(self, tx, trusted=trusted, name=name, exportable=exportable).run(parsed)
 
@@ -618,6 +623,30 @@ def _pair_key_files(parsed: Sequence[tuple[ImportSource, formats.Loaded | Certla
                 del alone[k]
                 break
     return pairs
+
+
+def _read_fields(parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]]
+                 ) -> list[tuple[ImportSource, formats.Loaded | CertlabError]]:
+    """Read the fields of the PEM files' certificates that load_bundle(read=False) left unread, all
+    files at once; a file with a certificate that cannot be read is rejected with that error, as a
+    file read on its own would be."""
+    items: list[tuple[x509.Certificate, str]] = []
+    owners: list[int] = []
+    for i, (src, loaded) in enumerate(parsed):
+        if isinstance(loaded, formats.Loaded) and loaded.kind == "pem" and loaded.certificates and not loaded.infos:
+            items.extend((c, src.source) for c in loaded.certificates)
+            owners.extend([i] * len(loaded.certificates))
+    by_file: dict[int, list[CertInfo | CertlabError]] = {}
+    for i, got in zip(owners, read_each(items)):
+        by_file.setdefault(i, []).append(got)
+    out = list(parsed)
+    for i, got_all in by_file.items():
+        src, loaded = parsed[i]
+        assert isinstance(loaded, formats.Loaded)
+        error = next((g for g in got_all if isinstance(g, CertlabError)), None)
+        infos = tuple(g for g in got_all if isinstance(g, CertInfo))
+        out[i] = (src, error) if error is not None else (src, dataclasses.replace(loaded, infos=infos))
+    return out
 
 
 _NAMES_PER_QUERY = 8
