@@ -217,24 +217,22 @@ class CoreActions(InventoryBase):
         ask = password if callable(password) else None
         pw: bytes | None = None if callable(password) else password
         parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
-        # Many files: their certificates' fields are read together afterwards, so that a directory of
-        # small files is shared with worker processes as a large bundle is (certs.read_each).
-        single = len(sources) <= 1
+        # The certificates' fields are read afterwards, every file's at once (_read_fields), so that a
+        # directory of small files is shared with worker processes as a large bundle is.
         for i, src in enumerate(sources):
             try:
                 try:
-                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=single)))
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=False)))
                 except PasswordRequiredError:
                     if ask is None:
                         raise
                     pw = ask()
-                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=single)))
+                    parsed.append((src, formats.load_bundle(src.data, src.source, pw, read=False)))
             except CertlabError as exc:
                 parsed.append((src, exc))
             if progress is not None:
                 progress(i + 1, len(sources))
-        if not single:
-            parsed = _read_fields(parsed)
+        parsed = _read_fields(parsed)  # before the lock: the slow part of an import
         with self.db.write() as tx:
             return _Importer(self, tx, trusted=trusted, name=name, exportable=exportable).run(parsed)
 
@@ -627,13 +625,13 @@ def _pair_key_files(parsed: Sequence[tuple[ImportSource, formats.Loaded | Certla
 
 def _read_fields(parsed: list[tuple[ImportSource, formats.Loaded | CertlabError]]
                  ) -> list[tuple[ImportSource, formats.Loaded | CertlabError]]:
-    """Read the fields of the PEM files' certificates that load_bundle(read=False) left unread, all
-    files at once; a file with a certificate that cannot be read is rejected with that error, as a
-    file read on its own would be."""
+    """Read the fields of every loaded certificate that its loader left unread (load_bundle(read=False),
+    DER, PKCS#7 and PKCS#12 files), all files at once, before the import takes the lock; a file with a
+    certificate that cannot be read is rejected with that error, as a file read on its own would be."""
     items: list[tuple[x509.Certificate, str]] = []
     owners: list[int] = []
     for i, (src, loaded) in enumerate(parsed):
-        if isinstance(loaded, formats.Loaded) and loaded.kind == "pem" and loaded.certificates and not loaded.infos:
+        if isinstance(loaded, formats.Loaded) and loaded.certificates and not loaded.infos:
             items.extend((c, src.source) for c in loaded.certificates)
             owners.extend([i] * len(loaded.certificates))
     by_file: dict[int, list[CertInfo | CertlabError]] = {}
@@ -670,7 +668,7 @@ class _Importer:
         self.events: list[dict[str, Any]] = []  # one per file, chained in one batch at the end
 
     def run(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> list[ImportResult]:
-        parsed = self._prefetch(parsed)
+        self._prefetch(parsed)
         pairs = _pair_key_files(parsed)  # certificate file index -> index of the file holding its key alone
         paired_keys = set(pairs.values())
         results: list[ImportResult | None] = [None] * len(parsed)
@@ -699,33 +697,23 @@ class _Importer:
         audit_chain.append_many(self.tx, self.inv._keyring().audit_key, self.events)
         return [r for r in results if r is not None]
 
-    def _prefetch(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]
-                  ) -> list[tuple[ImportSource, formats.Loaded | CertlabError]]:
+    def _prefetch(self, parsed: Sequence[tuple[ImportSource, formats.Loaded | CertlabError]]) -> None:
         """Read, once, the stored names and fingerprints this import can collide with: those of its own
         certificates, and the names its certificates would get (``base``, ``base_2``, ...). Reading the
         whole name and fingerprint columns instead made one file's import into a million certificates
-        take seconds. Fields that no loader read yet are read here, for the rest of the import."""
-        out: list[tuple[ImportSource, formats.Loaded | CertlabError]] = []
+        take seconds. Every loaded certificate's fields were read before the lock (_read_fields)."""
         fingerprints: set[str] = set()
         bases: set[str] = {self.name} if self.name else set()
-        for src, loaded in parsed:
-            if isinstance(loaded, formats.Loaded) and loaded.certificates:
-                if len(loaded.infos) != len(loaded.certificates):
-                    try:
-                        loaded = dataclasses.replace(loaded, infos=tuple(CertInfo.of(c, src.source)
-                                                                         for c in loaded.certificates))
-                    except CertlabError:
-                        pass  # reported when the file's turn comes
+        for _, loaded in parsed:
+            if isinstance(loaded, formats.Loaded):
                 for info in loaded.infos:
                     fingerprints.add(info.fingerprint_sha256)
                     bases.add(_base_name(info))
-            out.append((src, loaded))
         if fingerprints:
             self.known = dict(self.tx.rows(
                 "SELECT fingerprint_sha256, name FROM certificates WHERE fingerprint_sha256 IN "
                 "(SELECT unnest(?::VARCHAR[]))", [sorted(fingerprints)]))
         self._check_names([_suffixed(b, k) for b in sorted(bases) for k in range(1, _NAMES_PER_QUERY + 1)])
-        return out
 
     def _audit(self, obj: str, details: dict[str, Any]) -> None:
         self.events.append({"at": self.inv.now(), "actor": self.inv.actor.name, "role": self.inv.actor.role.value,
