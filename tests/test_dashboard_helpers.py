@@ -117,6 +117,27 @@ def test_certificate_page_paginates_with_the_total(clocked: certlab.Inventory) -
     assert beyond.page == 3
 
 
+def test_text_search_page_matches_the_listing_in_order(clocked: certlab.Inventory) -> None:
+    """A text search scans once for its matches and then reads the page's rows by id: the pages, the
+    total and the order (soonest expiry, then name) are those of the filtered listing."""
+    for i in range(8):  # two share an expiry: the name breaks the tie
+        make_cert(clocked, f"shop{i}", days=30 + (i // 2 * 2 if i < 2 else i))
+    make_cert(clocked, "other", days=5, sans=("unrelated.example.net",))
+    make_cert(clocked, "pending_shop", days=40)
+    expected = [r.name for r in clocked.list(CertFilter(search="SHOP"))]
+    assert len(expected) == 9 and expected[:2] == ["shop0", "shop1"] and "other" not in expected
+    pages = [clocked.certificate_page(CertFilter(search="SHOP"), page=n, page_size=4) for n in (1, 2, 3)]
+    assert [p.total for p in pages] == [9, 9, 9] and [p.page for p in pages] == [1, 2, 3]
+    assert [r.name for p in pages for r in p.records] == expected
+    beyond = clocked.certificate_page(CertFilter(search="shop"), page=50, page_size=4)
+    assert (beyond.page, [r.name for r in beyond.records]) == (3, expected[8:])
+    none = clocked.certificate_page(CertFilter(search="no-such-text"), page=2)
+    assert (none.total, none.page, none.records) == (0, 1, ())
+    # A literal needle: LIKE's wildcards in it match nothing by themselves.
+    assert clocked.certificate_page(CertFilter(search="%")).total == 0
+    assert clocked.certificate_page(CertFilter(search="shop_")).total == 0
+
+
 def test_charts_render_to_png_and_svg(clocked: certlab.Inventory) -> None:
     make_cert(clocked, "one", days=20)
     make_cert(clocked, "two", days=200)

@@ -53,6 +53,12 @@ READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
 CREDENTIAL_PURPOSES = ("mtls", "saml", "jwt", "server")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def scans_text(f: CertFilter | None) -> bool:
+    """True when the filter searches every certificate's text columns (not a whole fingerprint, which
+    the index answers): the one filter whose scan costs more than reading its matches."""
+    return bool(f and f.search and not _FINGERPRINT.fullmatch(f.search.strip().lower().replace(":", "")))
 _ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
 
 
