@@ -169,3 +169,26 @@ def test_cli_scan(cli_db: Path, chains: dict[str, certlab.Issued], tmp_path: Pat
     assert "refused" in eps[f"127.0.0.1:{closed}"]["last_error"]
     only = json.loads(run_cli("endpoints", "--cert", "api_internal_test", "--json", db=cli_db, check=True).stdout)
     assert [e["endpoint"] for e in only] == [f"localhost:{api.port}"]
+
+
+def test_a_deleted_certificate_takes_its_endpoint_history_with_it(inv: certlab.Inventory, chains: dict[str, certlab.Issued],
+                                                                  tmp_path: Path) -> None:
+    """Ids are reused after a delete (max(id) + 1): a certificate made afterwards must not inherit the
+    deleted one's endpoint observations or lint rows."""
+    with TLSServer(chains["web"], tmp_path) as web:
+        result = inv.scan([f"127.0.0.1:{web.port}"])[0]
+        endpoint = f"127.0.0.1:{web.port}"
+    leaf, ca = result.chain[0].name, result.chain[1].name
+    ids = {inv.get(leaf).id, inv.get(ca).id}
+    inv.lint()
+    inv.delete(leaf)
+    inv.delete(ca)
+    fresh = [make_cert(inv, "fresh_one"), make_cert(inv, "fresh_two")]
+    assert {r.id for r in fresh} == ids  # the ids came back
+    assert inv.endpoints("fresh_one") == [] and inv.endpoints("fresh_two") == []
+    assert [e["leaf"] for e in inv.endpoints() if e["endpoint"] == endpoint] == [None]
+    for r in fresh:
+        assert not [f for f in inv.get(r.name).findings if "served" in f["message"]]
+        assert {x.certificate for x in inv.lint(r.name)} <= {r.name}
+    with inv.db.read() as tx:  # nothing left that names the deleted rows' ids under their old certificates
+        assert tx.rows("SELECT certificate FROM lint_findings WHERE certificate IN (?, ?)", [leaf, ca]) == []

@@ -272,6 +272,11 @@ class InventoryBase:
         when = at or self.now()
         return self._with_findings(tx, [self._to_record(self._get_row(tx, name), when)], when)[0]
 
+    def _delete_related(self, tx: Tx, row: dict[str, Any]) -> None:
+        """Hook, inside the transaction that deletes a certificate: refuse (raise) or remove the rows other
+        tables keep about it. Each action group extends it and calls ``super()``, so one transaction deletes
+        everything: ids are reused (``max(id) + 1``), and a later certificate must inherit nothing."""
+
     def _with_findings(self, tx: Tx, records: list[CertificateRecord], at: dt.datetime) -> list[CertificateRecord]:
         """Hook: the records with ``findings`` filled in (the integrations mixin lints them)."""
         return records

@@ -398,14 +398,18 @@ class CoreActions(InventoryBase):
             issued = tx.rows("SELECT name FROM certificates WHERE issuer_cert_id = ? ORDER BY name LIMIT 5", [row["id"]])
             if issued:
                 raise ConflictError(f"{name} is the issuer of certificates in the inventory: {', '.join(r[0] for r in issued)}")
+            self._delete_related(tx, row)
             key_id = tx.scalar("SELECT key_id FROM certificates WHERE id = ?", [row["id"]])
             tx.execute("UPDATE certificates SET predecessor_id = NULL WHERE predecessor_id = ?", [row["id"]])
             tx.execute("UPDATE certificates SET successor_id = NULL WHERE successor_id = ?", [row["id"]])
-            tx.execute("DELETE FROM csrs WHERE certificate_id = ?", [row["id"]])
             tx.execute("DELETE FROM certificates WHERE id = ?", [row["id"]])
             if key_id is not None and not tx.scalar("SELECT count(*) FROM certificates WHERE key_id = ?", [key_id]):
                 tx.execute("DELETE FROM private_keys WHERE id = ?", [key_id])
             self._audit(tx, Action.DELETED, name, {"fingerprint_sha256": row["fingerprint_sha256"], "kind": row["kind"]})
+
+    def _delete_related(self, tx: Tx, row: dict[str, Any]) -> None:
+        super()._delete_related(tx, row)
+        tx.execute("DELETE FROM csrs WHERE certificate_id = ?", [row["id"]])
 
     # --- named credentials -----------------------------------------------------------------------------
 

@@ -337,6 +337,12 @@ class IntegrationActions(InventoryBase):
         reports.sort(key=lambda r: (min((f.severity.rank for f in r.findings), default=9), r.certificate))
         return reports
 
+    def _delete_related(self, tx: Tx, row: dict[str, Any]) -> None:
+        """What endpoint scans and lint recorded about a deleted certificate goes with it."""
+        super()._delete_related(tx, row)
+        tx.execute("DELETE FROM endpoint_certificates WHERE certificate_id = ?", [row["id"]])
+        tx.execute("DELETE FROM lint_findings WHERE certificate_id = ?", [row["id"]])
+
     def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime) -> list[Any]:
         if not records:
             return records

@@ -253,23 +253,18 @@ class LifecycleActions(InventoryBase):
 
     # --- delete --------------------------------------------------------------------------------------
 
-    def delete(self, name: str) -> None:
-        """Delete as the core does, keeping revoked certificates (their CA's CRL lists them) and removing
-        the lifecycle settings of what is gone (a later certificate must not inherit them)."""
-        with self.db.read() as tx:
-            row = self._get_row(tx, name)
-            revoked_by = tx.scalar("SELECT i.name FROM revocations r JOIN certificates i ON i.id = r.issuer_cert_id "
-                                   "WHERE r.certificate_id = ?", [row["id"]])
+    def _delete_related(self, tx: Tx, row: dict[str, Any]) -> None:
+        """Keep revoked certificates (their CA's CRL lists them); remove the lifecycle settings of what goes."""
+        super()._delete_related(tx, row)
+        cert_id = row["id"]
+        revoked_by = tx.scalar("SELECT i.name FROM revocations r JOIN certificates i ON i.id = r.issuer_cert_id "
+                               "WHERE r.certificate_id = ?", [cert_id])
         if revoked_by:
-            self._authorize(Action.DELETED, name)
-            raise ConflictError(f"{name} is revoked and listed on the CRL of {revoked_by}: certlab keeps it")
-        super().delete(name)  # type: ignore[misc]
-        with self.db.write() as tx:
-            for table in ("ca_settings", "rotation_policies", "certificate_recipients", "reminder_deliveries"):
-                tx.execute(f"DELETE FROM {table} WHERE certificate_id NOT IN (SELECT id FROM certificates)")
-            tx.execute("DELETE FROM reminder_schedules WHERE scope = 'certificate' "
-                       "AND CAST(target AS BIGINT) NOT IN (SELECT id FROM certificates)")
-            tx.execute("DELETE FROM revocations WHERE issuer_cert_id NOT IN (SELECT id FROM certificates)")
+            raise ConflictError(f"{row['name']} is revoked and listed on the CRL of {revoked_by}: certlab keeps it")
+        for table in ("ca_settings", "rotation_policies", "certificate_recipients", "reminder_deliveries"):
+            tx.execute(f"DELETE FROM {table} WHERE certificate_id = ?", [cert_id])
+        tx.execute("DELETE FROM reminder_schedules WHERE scope = 'certificate' AND target = ?", [str(cert_id)])
+        tx.execute("DELETE FROM revocations WHERE issuer_cert_id = ?", [cert_id])
 
     # --- helpers -------------------------------------------------------------------------------------
 
