@@ -241,3 +241,19 @@ def test_interop_sign_openssl_csr(pki: certlab.Inventory, tmp_path: Path) -> Non
     r = _openssl("x509", "-in", str(leaf), "-noout", "-pubkey")
     k = _openssl("pkey", "-in", str(key), "-pubout")
     assert r.stdout == k.stdout
+
+
+def test_records_returned_by_creation_equal_a_later_read(inv: certlab.Inventory) -> None:
+    """Creating actions build their record without the credential, endpoint and shared-key lookups (their
+    key is new): the record, findings included, is the one a later get() reads."""
+    now = certlab.certs.utcnow()
+    at = certlab.Inventory(inv.path, actor=inv.actor, clock=lambda: now)
+    made = [
+        at.create_ca("root", subject="CN=Record Root", key_type="ec-p256", days=20),  # expires soon: a finding
+        at.create_ca("sub", parent="root", key_type="ec-p256", days=10),
+        at.issue("sub", CertSpec(name="leaf", key_type="ec-p256", sans=("leaf.example.com",), days=5)),
+        at.create_self_signed(CertSpec(name="selfie", key_type="rsa-2048", days=3)),
+        at.create_csr(CertSpec(name="waiting", key_type="ec-p256")),
+    ]
+    assert any(r.findings for r in made)
+    assert made == [at.get(r.name) for r in made]

@@ -94,9 +94,11 @@ class StoredNames:
         self.seen[name] = True
 
 
-def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COLUMNS) -> list[dict[str, Any]]:
+def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COLUMNS,
+                credentials: bool = True) -> list[dict[str, Any]]:
     """The rows behind CertificateRecords: ``SELECT RECORD_COLUMNS FROM certificates c <tail>``, then the
-    names of their related certificates and credentials, looked up for just those rows.
+    names of their related certificates and credentials, looked up for just those rows
+    (``credentials=False``: rows this transaction inserted, which no named credential uses yet).
 
     Two small queries rather than correlated sub-selects: those make DuckDB join the whole table (three
     times) to answer a page of fifty, which on a per-action open reads every name from disk.
@@ -112,7 +114,7 @@ def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COL
         names = dict(tx.rows(f"SELECT id, name FROM certificates WHERE {where}", params))
     creds = dict(tx.rows(
         "SELECT certificate_id, string_agg(name, ',' ORDER BY name) FROM named_credentials "
-        "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id", [ids]))
+        "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id", [ids])) if credentials else {}
     for r in rows:
         r["creds"] = creds.get(r["id"])
         r["predecessor"] = names.get(r["predecessor_id"]) if r["predecessor_id"] is not None else None
@@ -262,22 +264,27 @@ class InventoryBase:
             issuer_certificate=row["issuer_certificate"], created_at=row["created_at"],
         )
 
-    def _get_row(self, tx: Tx, name: str) -> dict[str, Any]:
-        rows = record_rows(tx, "WHERE c.name = ?", [name])
+    def _get_row(self, tx: Tx, name: str, *, credentials: bool = True) -> dict[str, Any]:
+        rows = record_rows(tx, "WHERE c.name = ?", [name], credentials=credentials)
         if not rows:
             raise NotFoundError(f"no certificate named {name!r}")
         return rows[0]
 
-    def _get_record(self, tx: Tx, name: str, at: dt.datetime | None = None) -> CertificateRecord:
+    def _get_record(self, tx: Tx, name: str, at: dt.datetime | None = None, *, new: bool = False) -> CertificateRecord:
+        """The record with its lint findings. ``new``: this transaction inserted the certificate, with a key
+        generated for it, so no named credential, endpoint or other certificate refers to it or holds its
+        key yet (a delete removes what referred to a reused id): those lookups are skipped."""
         when = at or self.now()
-        return self._with_findings(tx, [self._to_record(self._get_row(tx, name), when)], when)[0]
+        row = self._get_row(tx, name, credentials=not new)
+        return self._with_findings(tx, [self._to_record(row, when)], when, new=new)[0]
 
     def _delete_related(self, tx: Tx, row: dict[str, Any]) -> None:
         """Hook, inside the transaction that deletes a certificate: refuse (raise) or remove the rows other
         tables keep about it. Each action group extends it and calls ``super()``, so one transaction deletes
         everything: ids are reused (``max(id) + 1``), and a later certificate must inherit nothing."""
 
-    def _with_findings(self, tx: Tx, records: list[CertificateRecord], at: dt.datetime) -> list[CertificateRecord]:
+    def _with_findings(self, tx: Tx, records: list[CertificateRecord], at: dt.datetime, *,
+                       new: bool = False) -> list[CertificateRecord]:
         """Hook: the records with ``findings`` filled in (the integrations mixin lints them)."""
         return records
 

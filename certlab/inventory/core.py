@@ -111,7 +111,7 @@ class CoreActions(InventoryBase):
                 "kind": "self_signed", "key_type": spec.key_type.value, "fingerprint_sha256": info.fingerprint_sha256,
                 "not_after": info.not_after.isoformat(), "exportable": spec.exportable,
             })
-            return self._get_record(tx, spec.name)
+            return self._get_record(tx, spec.name, new=True)
 
     def create_csr(self, spec: CertSpec) -> CertificateRecord:
         """Make a key and a PKCS#10 request; the entry stays pending until the signed chain is uploaded."""
@@ -136,7 +136,7 @@ class CoreActions(InventoryBase):
             tx.execute("INSERT INTO csrs (id, certificate_id, pem, created_at) VALUES (?, ?, ?, ?)",
                        [tx.next_id("csrs"), cert_id, pem, self.now()])
             self._audit(tx, Action.CSR_CREATED, spec.name, {"key_type": label, "subject": name_text(csr.subject)})
-            return self._get_record(tx, spec.name)
+            return self._get_record(tx, spec.name, new=True)
 
     def upload_signed(self, name: str, data: bytes, source: str = "signed certificate") -> CertificateRecord:
         """Accept the CA-signed certificate (or chain) for a pending CSR and activate the entry."""

@@ -343,10 +343,10 @@ class IntegrationActions(InventoryBase):
         tx.execute("DELETE FROM endpoint_certificates WHERE certificate_id = ?", [row["id"]])
         tx.execute("DELETE FROM lint_findings WHERE certificate_id = ?", [row["id"]])
 
-    def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime) -> list[Any]:
+    def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime, *, new: bool = False) -> list[Any]:
         if not records:
             return records
-        found = self._lint_records(tx, records, at)
+        found = self._lint_records(tx, records, at, new=new)
         for r in records:
             if found.get(r.id):
                 # The records were built by this call and nobody holds them yet: fill the field in place
@@ -354,8 +354,11 @@ class IntegrationActions(InventoryBase):
                 object.__setattr__(r, "findings", tuple(f.to_json() for f in found[r.id]))
         return records
 
-    def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime) -> dict[int, list[Any]]:
-        """Lint findings per certificate id, with the chain, credentials, shared keys and endpoints around."""
+    def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime, *, new: bool = False) -> dict[int, list[Any]]:
+        """Lint findings per certificate id, with the chain, credentials, shared keys and endpoints around.
+
+        ``new``: certificates this transaction inserted with freshly generated keys (see ``_get_record``):
+        nothing shares their key, uses them or serves them yet, so only their chain is looked up."""
         from .. import lint as lint_mod
 
         ids = [r.id for r in records if r.fingerprint_sha256]
@@ -365,30 +368,11 @@ class IntegrationActions(InventoryBase):
         rows = tx.rows("SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
                        f"WHERE {where} AND c.der IS NOT NULL", params)
         cas = _cas_above(tx, {str(r[4]) for r in rows if r[4]})
-        # Only the keys of these records (through the spki index), and per key only what lint shows:
-        # how many certificates hold it and the first few names. A key in thousands of certificates
-        # still costs a read of each of their rows (~65 ms at a million, against ~5 ms for a key of its own).
         shared: dict[str, tuple[int, list[str]]] = {}
-        where, params = in_list("spki_sha256", sorted({str(r[3]) for r in rows if r[3]}), "VARCHAR")
-        for spki, count, first in tx.rows(
-                f"SELECT spki_sha256, count(*), list(name ORDER BY name)[1:{_SHARED_SHOWN + 1}] FROM certificates "
-                f"WHERE {where} AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", params):
-            shared[spki] = (int(count), list(first))
         usages: dict[int, list[Any]] = {}
-        for cert_id, cname, purpose, endpoint in tx.rows(
-                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
-                "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) ORDER BY name", [ids]):
-            try:
-                external = _endpoint(endpoint).is_external
-            except InvalidInputError:
-                external = False
-            usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, endpoint, external))
         served: dict[int, list[str]] = {}
-        for cert_id, endpoint in tx.rows(
-                "SELECT ec.certificate_id, e.endpoint FROM endpoint_certificates ec JOIN endpoints e ON e.id = ec.endpoint_id "
-                "WHERE ec.position = 0 AND ec.current AND ec.certificate_id IN (SELECT unnest(?::BIGINT[])) "
-                "ORDER BY e.endpoint", [ids]):
-            served.setdefault(int(cert_id), []).append(str(endpoint))
+        if not new:
+            self._lint_context(tx, ids, rows, shared, usages, served)
         by_id = {r.id: r for r in records}
         chain_cache: dict[str, list[x509.Certificate]] = {}
         above_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -417,6 +401,34 @@ class IntegrationActions(InventoryBase):
             )
             out[cert_id] = lint_mod.lint(subject, now=now, warning_days=self.warning_days)
         return out
+
+    @staticmethod
+    def _lint_context(tx: Tx, ids: list[int], rows: list[tuple[Any, ...]], shared: dict[str, tuple[int, list[str]]],
+                      usages: dict[int, list[Any]], served: dict[int, list[str]]) -> None:
+        """Fill in who else holds these certificates' keys, which credentials use them, where they are served."""
+        from .. import lint as lint_mod
+
+        # Only the keys of these records (through the spki index), and per key only what lint shows:
+        # how many certificates hold it and the first few names. A key in thousands of certificates
+        # still costs a read of each of their rows (~65 ms at a million, against ~5 ms for a key of its own).
+        where, params = in_list("spki_sha256", sorted({str(r[3]) for r in rows if r[3]}), "VARCHAR")
+        for spki, count, first in tx.rows(
+                f"SELECT spki_sha256, count(*), list(name ORDER BY name)[1:{_SHARED_SHOWN + 1}] FROM certificates "
+                f"WHERE {where} AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", params):
+            shared[spki] = (int(count), list(first))
+        for cert_id, cname, purpose, endpoint in tx.rows(
+                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
+                "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) ORDER BY name", [ids]):
+            try:
+                external = _endpoint(endpoint).is_external
+            except InvalidInputError:
+                external = False
+            usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, endpoint, external))
+        for cert_id, endpoint in tx.rows(
+                "SELECT ec.certificate_id, e.endpoint FROM endpoint_certificates ec JOIN endpoints e ON e.id = ec.endpoint_id "
+                "WHERE ec.position = 0 AND ec.current AND ec.certificate_id IN (SELECT unnest(?::BIGINT[])) "
+                "ORDER BY e.endpoint", [ids]):
+            served.setdefault(int(cert_id), []).append(str(endpoint))
 
     # --- signing --------------------------------------------------------------------------------------
 

@@ -115,7 +115,7 @@ class LifecycleActions(InventoryBase):
                 "fingerprint_sha256": info.fingerprint_sha256, "not_after": info.not_after.isoformat(),
                 "exportable": exportable,
             })
-            return self._get_record(tx, name)
+            return self._get_record(tx, name, new=True)
 
     def issue(self, ca: str, spec: CertSpec) -> CertificateRecord:
         """A server or client certificate from an internal CA, stored with its key and full chain."""
@@ -138,7 +138,7 @@ class LifecycleActions(InventoryBase):
                 "purpose": spec.purpose.value, "fingerprint_sha256": info.fingerprint_sha256,
                 "not_after": info.not_after.isoformat(), "exportable": spec.exportable,
             })
-            return self._get_record(tx, spec.name)
+            return self._get_record(tx, spec.name, new=True)
 
     def sign_csr(self, ca: str, data: bytes, *, name: str | None = None, days: int = 365,
                  purpose: Purpose | str = Purpose.SERVER, source: str = "CSR") -> CertificateRecord:
