@@ -524,8 +524,11 @@ def test_list_filters(inv: certlab.Inventory, tmp_path: Path) -> None:
     assert names(search="PUBLIC WEB") == ["web_front"]           # label, any case
     assert names(search="globex") == ["api_back"]                # subject
     assert names(search="Test Root") == ["expired_example_com", "soon_example_com"]  # issuer
-    serial = inv.get("api_back").serial
+    serial = inv.get("api_back").serial or ""
     assert names(search=serial) == ["api_back"]
+    shown = ":".join(serial[i:i + 2] for i in range(len(serial) % 2, len(serial), 2)).upper()  # as openssl shows it
+    assert names(search=shown[3:20]) == ["api_back"]
+    assert names(search=serial[2:14].upper()) == ["api_back"]
     fp = inv.get("web_front").fingerprint_sha256 or ""
     colons = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)).upper()
     assert names(search=colons) == ["web_front"]

@@ -53,13 +53,20 @@ READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
 EXPORT_FORMATS = ("pem", "der", "chain", "csr", "pkcs12", "key")
 CREDENTIAL_PURPOSES = ("mtls", "saml", "jwt", "server")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+_SERIAL_PART = re.compile(r"-?[0-9a-f]+")  # what can be part of a stored serial: lower-case hex
+_ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
+
+
+def _compact(text: str) -> str:
+    """A fingerprint or serial as pasted ("7E:E7:0C", "7e e7 0c") in the stored form: lower case, no colons
+    or spaces."""
+    return re.sub(r"[\s:]", "", text.lower())
 
 
 def scans_text(f: CertFilter | None) -> bool:
     """True when the filter searches every certificate's text columns (not a whole fingerprint, which
     the index answers): the one filter whose scan costs more than reading its matches."""
-    return bool(f and f.search and not _FINGERPRINT.fullmatch(f.search.strip().lower().replace(":", "")))
-_ENDPOINT = re.compile(r"^([a-z][a-z0-9+.-]*://[^\s/]+(/\S*)?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
+    return bool(f and f.search and not _FINGERPRINT.fullmatch(_compact(f.search)))
 
 
 if TYPE_CHECKING:
@@ -364,23 +371,27 @@ class CoreActions(InventoryBase):
             clauses.append("c.key_type = $key_type")
             params["key_type"] = f.key_type
         if f.issuer:
-            clauses.append("c.issuer ILIKE $issuer ESCAPE '\\'")
-            params["issuer"] = "%" + _like_escape(f.issuer) + "%"
+            clauses.append("contains(lower(c.issuer), lower($issuer))")
+            params["issuer"] = f.issuer
         if f.expiring_within is not None:
             clauses.append("c.status = 'active' AND c.not_after >= $now_e AND c.not_after < $until")
             params |= {"now_e": when, "until": when + dt.timedelta(days=f.expiring_within)}
-        if f.search and _FINGERPRINT.fullmatch(f.search.strip().lower().replace(":", "")):
+        if f.search and _FINGERPRINT.fullmatch(_compact(f.search)):
             # A whole SHA-256 fingerprint: the unique index answers it, no scan of every text column. As a
             # sub-select: a top-N (ORDER BY ... LIMIT) around a plain equality makes DuckDB scan the table.
             clauses.append("c.id IN (SELECT id FROM certificates WHERE fingerprint_sha256 = $q_exact)")
-            params["q_exact"] = f.search.strip().lower().replace(":", "")
+            params["q_exact"] = _compact(f.search)
         elif f.search:
-            clauses.append(
-                "(c.name ILIKE $q ESCAPE '\\' OR c.label ILIKE $q ESCAPE '\\' OR c.subject ILIKE $q ESCAPE '\\' "
-                "OR c.issuer ILIKE $q ESCAPE '\\' OR c.sans ILIKE $q ESCAPE '\\' OR c.serial ILIKE $q ESCAPE '\\' "
-                "OR c.fingerprint_sha256 = $q_exact)"
-            )
-            params |= {"q": "%" + _like_escape(f.search) + "%", "q_exact": f.search.lower().replace(":", "")}
+            # Literal, case-insensitive containment. contains(lower(...)) rather than ILIKE with an ESCAPE
+            # clause, which DuckDB evaluates about twice as slowly (measured at a million rows), and every
+            # column scanned costs a read of it at every row (~60 ms a million): the serial (stored as
+            # lower-case hex) only when the text could be part of one, as shown with colons or as stored.
+            ors = [f"contains(lower(c.{col}), lower($q))" for col in ("name", "label", "subject", "issuer", "sans")]
+            params["q"] = f.search
+            if _SERIAL_PART.fullmatch(_compact(f.search)):
+                ors.append("contains(c.serial, $q_serial)")
+                params["q_serial"] = _compact(f.search)
+            clauses.append("(" + " OR ".join(ors) + ")")
         if f.credential:
             clauses.append("EXISTS (SELECT 1 FROM named_credentials n WHERE n.certificate_id = c.id AND n.name = $cred)")
             params["cred"] = f.credential
@@ -585,10 +596,6 @@ def audit_where(f: AuditFilter) -> tuple[str, dict[str, Any]]:
         clauses.append("occurred_at < $until")
         params["until"] = f.until
     return " AND ".join(clauses), params
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _check_purpose(purpose: str) -> str:
