@@ -244,6 +244,8 @@ def test_import_every_format_and_a_directory(inv: certlab.Inventory, tmp_path: P
     results = inv.import_files([d], password=PW)
     by_file = {Path(x.file).name: x for x in results}
     assert set(by_file) == {"chain.pem", "other.cer", "bundle.p7b", "keyed.pem", "store.p12"}
+    assert [Path(x.file).relative_to(d).as_posix() for x in results] == [  # in path order, hidden files left out
+        "chain.pem", "keyed.pem", "other.cer", "store.p12", "sub/bundle.p7b"]
     assert all(x.result == "imported" and x.reason is None for x in results), results
     assert by_file["keyed.pem"].name == "keyed_example_com" and by_file["store.p12"].name == "p12_example_com"
     recs = {x.name: x for x in inv.list()}
