@@ -93,7 +93,8 @@ def register(sub: Any) -> None:
     p.add_argument("--expiring-within", type=int, metavar="DAYS")
     p.add_argument("--status", choices=["pending", "active", "expiring", "expired", "revoked", "retired"])
     p.add_argument("--kind", choices=["self_signed", "ca_signed", "imported", "trusted_ca", "internal_ca", "discovered"])
-    p.add_argument("--search", metavar="TEXT", help="text in name, label, subject, issuer, SANs or serial")
+    p.add_argument("--search", metavar="TEXT", help="text in name, label, subject, issuer or SANs, part of a serial "
+                   "(colons allowed), or a whole SHA-256 fingerprint")
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument("--table", action="store_true", help="print a table even when piped")
     p.set_defaults(func=cmd_list)
