@@ -20,6 +20,12 @@ FINDINGS = [
     "time rises by each worker's start (~0.2 s), which 2,000 certificates barely repay. What remains beyond the "
     "raw process: certlab's own import and one DuckDB instance, unique-name lookups, the insert with its COMMIT "
     "and checkpoint, and, for a directory, reading each file and one audit event per file."),
+    ("Bulk import at the full size: the bundles meet 1.5x (10,000: 1.08x; 100,000: 1.14x). A directory of "
+    "10,000 files stays at ~1.9-2x, from a profile: certlab PEM-decodes each file in the importing process "
+    "(~0.5 s) before the workers read the fields (split with them), then builds each file's rows, unique name, "
+    "result and audit event (~1.2 s), commits and checkpoints 10,000 rows and events (~0.3 s) and prints 10,000 "
+    "JSON results (~0.2 s); the raw process only reads and parses. Fixed: listing the files sorted rglob's Paths "
+    "(0.17 s for 10,000); one scandir walk gives the same order in a tenth of it."),
 ]
 
 
