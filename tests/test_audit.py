@@ -77,6 +77,31 @@ def test_an_edited_event_is_named(busy: certlab.Inventory, statement: str, probl
     assert v.head_seq == 3  # the last good event
 
 
+@pytest.mark.parametrize(("statements", "seq", "problem"), [
+    # a column edited before a broken link: the column check (DuckDB) names the earlier event
+    (["UPDATE audit_events SET actor = 'mallory' WHERE seq = 3", "UPDATE audit_events SET prev_hash = repeat('1', 64) WHERE seq = 6"],
+     3, "stored columns differ"),
+    # a broken hash before an edited column: the walk (Python) names the earlier event
+    (["UPDATE audit_events SET hash = repeat('0', 64) WHERE seq = 2", "UPDATE audit_events SET actor = 'mallory' WHERE seq = 5"],
+     2, "edited"),
+    # both at one event: the hash is reported, as a walk that checks it first would
+    (["UPDATE audit_events SET body = 'not json', actor = 'x' WHERE seq = 7"], 7, "edited"),
+    # a body that is not JSON before a deleted event
+    (["UPDATE audit_events SET body = '[1]' WHERE seq = 2", "DELETE FROM audit_events WHERE seq = 5"], 2, "edited"),
+    # a gap before an edited column
+    (["DELETE FROM audit_events WHERE seq = 3", "UPDATE audit_events SET outcome = 'denied' WHERE seq = 6"], 3, "missing"),
+])
+def test_the_first_problem_wins_whichever_check_finds_it(busy: certlab.Inventory, statements: list[str], seq: int,
+                                                        problem: str) -> None:
+    """The column check runs beside the walk; the report is the first broken event either way, with the
+    events and head before it."""
+    hashes = {e.seq: e.hash for e in busy.audit_events()}
+    _sql(busy.path, *statements)
+    v = busy.verify_audit()
+    assert (v.ok, v.first_bad_seq, v.events, v.head_seq) == (False, seq, seq - 1, seq - 1)
+    assert problem in v.problem and v.head_hash == hashes[seq - 1]
+
+
 def test_events_with_any_text_verify_and_their_columns_are_still_checked(inv: certlab.Inventory) -> None:
     """The column check runs in DuckDB over the stored JSON: escapes, non-ASCII text, quotes and
     backslashes must compare equal to the columns, and a changed column must still be caught."""
