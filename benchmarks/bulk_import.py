@@ -20,8 +20,9 @@ FINDINGS = [
     "time rises by each worker's start (~0.2 s), which 2,000 certificates barely repay. What remains beyond the "
     "raw process: certlab's own import and one DuckDB instance, unique-name lookups, the insert with its COMMIT "
     "and checkpoint, and, for a directory, reading each file and one audit event per file."),
-    ("Bulk import at the full size: the bundles meet 1.5x (10,000: 1.08x; 100,000: 1.14x). A directory of "
-    "10,000 files stays at ~1.9-2x, from a profile: certlab PEM-decodes each file in the importing process "
+    ("Bulk import at the full size, across two runs an hour apart: 100,000 certificates 1.04-1.14x (met); "
+    "10,000 1.08-1.56x (the raw process itself took 2.8-3.5 s: the second core is not always free for the "
+    "workers); a directory of 10,000 files 1.58-1.9x, from a profile: certlab PEM-decodes each file in the importing process "
     "(~0.5 s) before the workers read the fields (split with them), then builds each file's rows, unique name, "
     "result and audit event (~1.2 s), commits and checkpoints 10,000 rows and events (~0.3 s) and prints 10,000 "
     "JSON results (~0.2 s); the raw process only reads and parses. Fixed: listing the files sorted rglob's Paths "

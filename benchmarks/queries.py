@@ -38,7 +38,7 @@ FINDINGS = [
     "0.28 s). Now one scan materialises the matches' ids and sort keys for the total and the page, the rows are "
     "read by id, the columns are tested with contains(lower(column), lower(text)), the serial only when the text "
     "could be part of one, and the fingerprint equality is gone from it (a whole fingerprint takes the index): "
-    "1.24 s -> ~0.48 s at 1,000,000 rows, below the raw column's plain ILIKE page. What bounds it: reading "
+    "1.24 s -> 0.40-0.48 s at 1,000,000 rows, below the raw column's plain ILIKE page. What bounds it: reading "
     "~230 MB of text at every search (one concatenated column only brings that to ~180 ms), so 50 ms needs an "
     "n-gram index, which at a million certificates would hold some 200 million rows."),
 ]
