@@ -122,8 +122,7 @@ def verify(tx: Tx, key: bytes, expect_head: str | None = None, batch: int = 100_
     """
     want_seq, want_hash = _parse_head(expect_head) if expect_head else (0, "")
     seen_want_hash = ""
-    prev, expected_seq, count = GENESIS, 1, 0
-    last_seq, last_hash = 0, GENESIS
+    prev, expected_seq = GENESIS, 1
     # DuckDB checks, vectorised and in parallel, that each event's stored columns are what its body says
     # (the body is what was hashed): the first event whose body is not a JSON object, and the first whose
     # columns differ. Python walks the order, the links and the HMACs. No JSON is parsed per event in
@@ -145,34 +144,30 @@ def verify(tx: Tx, key: bytes, expect_head: str | None = None, batch: int = 100_
         f"(SELECT *, coalesce({is_object}, false) AS obj FROM audit_events))")
     bad_body, bad_columns = found if found else (None, None)
     first_flagged = min((x for x in (bad_body, bad_columns) if x is not None), default=None)
-    keyed = hmac.new(key, digestmod=hashlib.sha256)  # keyed once; each event hashes a copy
+    copy, same = hmac.new(key, digestmod=hashlib.sha256).copy, hmac.compare_digest  # keyed once, copied per event
     cur = tx.con.execute("SELECT seq, body, prev_hash, hash FROM audit_events ORDER BY seq")
     while True:
         rows = cur.fetchmany(batch)
         if not rows:
             break
-        for seq, body, prev_hash, digest in rows:
-            problem = ""
-            if seq != expected_seq:
-                problem = "gap"
-            elif prev_hash != prev:
-                problem = "link"
+        for seq, body, prev_hash, digest in rows:  # the columns are NOT NULL VARCHAR and BIGINT
+            if seq == expected_seq and prev_hash == prev:
+                mac = copy()
+                mac.update(f"{prev}\n{body}".encode())
+                if same(mac.hexdigest(), digest) and seq != first_flagged:
+                    prev = digest
+                    if seq == want_seq:
+                        seen_want_hash = digest
+                    expected_seq += 1
+                    continue
+                problem = "hash" if seq == bad_body or not same(mac.hexdigest(), digest) else "columns"
             else:
-                mac = keyed.copy()
-                mac.update((prev + "\n" + body).encode("utf-8"))
-                if not hmac.compare_digest(mac.hexdigest(), str(digest)) or seq == bad_body:
-                    problem = "hash"
-                elif seq == first_flagged:
-                    problem = "columns"
-            if problem:
-                bad = expected_seq if problem == "gap" else int(seq)
-                return Verification(False, count, last_seq, last_hash, bad, _PROBLEMS[problem])
-            prev = last_hash = str(digest)
-            last_seq = int(seq)
-            if last_seq == want_seq:
-                seen_want_hash = last_hash
-            expected_seq += 1
-            count += 1
+                problem = "gap" if seq != expected_seq else "link"
+            # Every event before this one is good, and they are 1 .. expected_seq - 1.
+            bad = expected_seq if problem == "gap" else int(seq)
+            return Verification(False, expected_seq - 1, expected_seq - 1, prev, bad, _PROBLEMS[problem])
+    count = last_seq = expected_seq - 1
+    last_hash = prev
     if expect_head:
         if last_seq < want_seq:
             return Verification(False, count, last_seq, last_hash, last_seq + 1,
