@@ -100,21 +100,29 @@ def record_rows(tx: Tx, tail: str, params: Any = None, columns: str = RECORD_COL
     names of their related certificates and credentials, looked up for just those rows
     (``credentials=False``: rows this transaction inserted, which no named credential uses yet).
 
-    Two small queries rather than correlated sub-selects: those make DuckDB join the whole table (three
-    times) to answer a page of fifty, which on a per-action open reads every name from disk.
+    One small lookup (two indexed parts, UNION ALL) rather than correlated sub-selects: those make DuckDB
+    join the whole table (three times) to answer a page of fifty, which on a per-action open reads every
+    name from disk. One statement, not two: each costs 1-3 ms on a freshly attached file.
     """
     rows = tx.dicts(f"SELECT {columns} FROM certificates c {tail}", params)
     if not rows:
         return rows
-    ids = [r["id"] for r in rows]
     related = {x for r in rows for x in (r["predecessor_id"], r["successor_id"], r["issuer_cert_id"]) if x is not None}
-    names: dict[int, str] = {}
+    parts: list[str] = []
+    values: list[Any] = []
     if related:
-        where, params = in_list("id", sorted(related))
-        names = dict(tx.rows(f"SELECT id, name FROM certificates WHERE {where}", params))
-    creds = dict(tx.rows(
-        "SELECT certificate_id, string_agg(name, ',' ORDER BY name) FROM named_credentials "
-        "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id", [ids])) if credentials else {}
+        where, found = in_list("id", sorted(related))
+        parts.append(f"SELECT false, id, name FROM certificates WHERE {where}")
+        values += found
+    if credentials:
+        parts.append("SELECT true, certificate_id, string_agg(name, ',' ORDER BY name) FROM named_credentials "
+                     "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) GROUP BY certificate_id")
+        values.append([r["id"] for r in rows])
+    names: dict[int, str] = {}
+    creds: dict[int, str] = {}
+    if parts:
+        for is_credential, key, name in tx.rows(" UNION ALL ".join(parts), values):
+            (creds if is_credential else names)[key] = name
     for r in rows:
         r["creds"] = creds.get(r["id"])
         r["predecessor"] = names.get(r["predecessor_id"]) if r["predecessor_id"] is not None else None
