@@ -368,11 +368,7 @@ class IntegrationActions(InventoryBase):
         rows = tx.rows("SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
                        f"WHERE {where} AND c.der IS NOT NULL", params)
         cas = _cas_above(tx, {str(r[4]) for r in rows if r[4]})
-        shared: dict[str, tuple[int, list[str]]] = {}
-        usages: dict[int, list[Any]] = {}
-        served: dict[int, list[str]] = {}
-        if not new:
-            self._lint_context(tx, ids, rows, shared, usages, served)
+        shared, usages, served = ({}, {}, {}) if new else self._lint_context(tx, ids, rows)
         by_id = {r.id: r for r in records}
         chain_cache: dict[str, list[x509.Certificate]] = {}
         above_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -403,10 +399,15 @@ class IntegrationActions(InventoryBase):
         return out
 
     @staticmethod
-    def _lint_context(tx: Tx, ids: list[int], rows: list[tuple[Any, ...]], shared: dict[str, tuple[int, list[str]]],
-                      usages: dict[int, list[Any]], served: dict[int, list[str]]) -> None:
-        """Fill in who else holds these certificates' keys, which credentials use them, where they are served."""
+    def _lint_context(tx: Tx, ids: list[int], rows: list[tuple[Any, ...]]) -> tuple[
+            dict[str, tuple[int, list[str]]], dict[int, list[Any]], dict[int, list[str]]]:
+        """Who else holds these certificates' keys (per key: how many, the first names), which credentials
+        use them and where they are served as the leaf."""
         from .. import lint as lint_mod
+
+        shared: dict[str, tuple[int, list[str]]] = {}
+        usages: dict[int, list[Any]] = {}
+        served: dict[int, list[str]] = {}
 
         # Only the keys of these records (through the spki index), and per key only what lint shows:
         # how many certificates hold it and the first few names. A key in thousands of certificates
@@ -429,6 +430,7 @@ class IntegrationActions(InventoryBase):
                 "WHERE ec.position = 0 AND ec.current AND ec.certificate_id IN (SELECT unnest(?::BIGINT[])) "
                 "ORDER BY e.endpoint", [ids]):
             served.setdefault(int(cert_id), []).append(str(endpoint))
+        return shared, usages, served
 
     # --- signing --------------------------------------------------------------------------------------
 
