@@ -93,6 +93,7 @@ class Action(enum.Enum):
     EVIDENCE_EXPORTED = "evidence_exported"
     BACKUP = "backup"
     RESTORED = "restored"
+    OPTIMIZED = "optimized"
     QUERIED = "queried"
     SYNTHETIC_GENERATED = "synthetic_generated"
 

@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "user": ("certlab.cli.user_cmds",),
     "demo": ("certlab.cli.demo_cmds", "certlab.cli.synthetic_cmds"),
     "dashboard": ("certlab.cli.dashboard_cmds",),
-    **dict.fromkeys(("backup", "restore"), ("certlab.cli.maintenance_cmds",)),
+    **dict.fromkeys(("backup", "restore", "optimize"), ("certlab.cli.maintenance_cmds",)),
 }
 
 

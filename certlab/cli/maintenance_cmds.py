@@ -1,4 +1,4 @@
-"""Maintenance commands: backup and restore."""
+"""Maintenance commands: backup, restore and optimize."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="only check the backup; replace nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_restore)
+
+    p = add_command(sub, "optimize", "Rewrite the inventory file compactly, certificates in expiry order (expiry "
+                    "views read fewer blocks). Other actions wait meanwhile: about a minute per million certificates.",
+                    "certlab optimize")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_optimize)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -74,6 +80,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
                  f"{result.private_keys} keys, audit head {result.audit_head}")
         if result.replaced:
             out.info(f"the replaced inventory is kept as {result.replaced} (its keys in {result.replaced}.keys)")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    result = open_inventory(args).optimize()
+    if wants_doc(args):
+        out.print_json(result.to_json())
+        return 0
+    _say_stale(result.stale_removed)
+    out.info(f"optimized {result.path}: {result.certificates} certificates in expiry order, "
+             f"{sum(result.rows.values())} rows in {len(result.rows)} tables; {result.bytes_before} -> "
+             f"{result.bytes_after} bytes in {result.seconds:.1f} s")
     return 0
 
 

@@ -59,6 +59,7 @@ _VERBS = {
     Action.EVIDENCE_EXPORTED: "export evidence",
     Action.BACKUP: "back up the inventory",
     Action.RESTORED: "restore the inventory",
+    Action.OPTIMIZED: "optimize the inventory",
     Action.QUERIED: "query the inventory",
     Action.SYNTHETIC_GENERATED: "generate synthetic certificates",
 }

@@ -9,12 +9,16 @@ where secrets are kept).
 A restore checks the copy first (a certlab inventory, a schema this code knows, an audit chain that
 verifies, every private key decrypts with the key file it will be used with) and only then replaces
 the inventory, atomically, keeping the replaced file beside it as ``NAME.pre-restore-TIME``.
+
+Optimizing rewrites the file: no free blocks (DuckDB never gives back the space of deleted rows), and the
+certificates in expiry order, which is the order every expiry view reads them in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +33,11 @@ BACKUP_READERS = (Role.ADMIN, Role.AUDITOR)
 
 
 if TYPE_CHECKING:
-    from .results import BackupResult, RestoreResult
+    from .results import BackupResult, OptimizeResult, RestoreResult
 
 # The result types live in results.py and load on first use (PEP 562): an action that returns
 # none of them (reading one certificate, say) does not build them.
-_RESULTS = ("BackupResult", "RestoreResult", "MasterKeyRotation")
+_RESULTS = ("BackupResult", "OptimizeResult", "RestoreResult", "MasterKeyRotation")
 
 
 def __getattr__(name: str) -> Any:
@@ -222,6 +226,49 @@ class MaintenanceActions(InventoryBase):
             copies.remove_quietly(staged, copies.wal_of(staged))
         return RestoreResult(src, self.db.path, kept, report.certificates, report.private_keys, report.audit.head,
                              stale_removed=tuple(stale))
+
+    def optimize(self) -> OptimizeResult:
+        """Rewrite the inventory file: compact (no free blocks) and the certificates in expiry order.
+
+        Rows are written in the order they arrive, so an inventory filled by imports of old and new
+        certificates, or by ``certlab demo --certs``, holds any expiry range scattered over every row
+        group, and an expiry page (the next 90 days, first 50) decompresses its rows' wide columns
+        everywhere. In expiry order the page's rows sit together (at 1,000,000 certificates: ~120 ms
+        -> ~50 ms). Nothing is renumbered or re-encrypted. The copy is written under the exclusive lock
+        (other actions wait: at a million certificates about a minute, longer than their 30 s lock
+        timeout), its row counts checked, this action's audit event appended to it, and it replaces the
+        file with one rename: an interrupted optimize leaves the inventory as it was.
+        """
+        from .results import OptimizeResult
+
+        self._authorize(Action.OPTIMIZED, str(self.db.path))
+        started = time.monotonic()
+        stale = copies.remove_stale_copies(self.db.path)
+        staged = copies.temporary_copy(self.db.path, "optimize")
+        try:
+            with self.db.exclusive():
+                with self.db.write():
+                    pass  # a WAL a killed writer left is replayed and checkpointed into the file first
+                before = self.db.path.stat().st_size
+                rows = copies.write_ordered_copy(self.db.path, staged,
+                                                 {"certificates": "not_after NULLS LAST, id"})
+                with copies.open_private(staged, str(self.db.path)) as tx:
+                    audit_chain.append(
+                        tx, self._keyring().audit_key, at=self.now(), actor=self.actor.name,
+                        role=self.actor.role.value, action=Action.OPTIMIZED.value, obj=str(self.db.path),
+                        outcome=Outcome.OK.value, details={
+                            "order": "certificates by expiry", "rows": rows, "bytes_before": before,
+                            **_stale_details(stale)})
+                copies.fsync_file(staged)
+                os.replace(staged, self.db.path)
+                copies.fsync_dir(self.db.path.parent)
+        except OSError as exc:
+            raise StoreError(f"{self.db.path}: cannot optimize the inventory ({exc.strerror})") from None
+        finally:
+            copies.remove_quietly(staged, copies.wal_of(staged))
+        rows["audit_events"] = rows.get("audit_events", 0) + 1
+        return OptimizeResult(self.db.path, rows, before, self.db.path.stat().st_size,
+                              time.monotonic() - started, tuple(stale))
 
     # --- helpers ---------------------------------------------------------------------------------------
 

@@ -189,6 +189,27 @@ class BackupResult:
 
 
 @dataclass(frozen=True)
+class OptimizeResult:
+    """What ``Inventory.optimize()`` rewrote: rows per table, the file's size before and after."""
+
+    path: Path
+    rows: dict[str, int]
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+    stale_removed: tuple[Path, ...] = ()
+
+    @property
+    def certificates(self) -> int:
+        return self.rows.get("certificates", 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "certificates": self.certificates, "rows": dict(self.rows),
+                "bytes_before": self.bytes_before, "bytes_after": self.bytes_after,
+                "seconds": round(self.seconds, 3), "stale_removed": [str(p) for p in self.stale_removed]}
+
+
+@dataclass(frozen=True)
 class RestoreResult:
     source: Path
     path: Path
