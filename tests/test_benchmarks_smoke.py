@@ -53,3 +53,40 @@ def test_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
         width = table[0].count("|")
         assert all(line.count("|") - line.count("\\|") == width for line in table[2:]), table
     assert md == proc.stdout  # the report is also printed
+
+
+#: Each profile the tiny run writes, and a certlab function it must name: the operation profiled.
+PROFILES = {
+    "issuance-rsa2048": "Inventory.create_self_signed",
+    "queries-summary": "Inventory.summary",
+    "queries-expiry-bins": "Inventory.expiry_bins",
+    "queries-expiring-page": "Inventory.certificate_page",
+    "queries-search": "Inventory.certificate_page",
+    "queries-get-by-name": "Inventory.get",
+    "bulk-import-bundle": "Inventory.import_files",
+    "bulk-import-directory": "Inventory.import_files",
+    "cli-show": "cmd_show",
+}
+
+
+def test_tiny_profiles_name_certlab_functions(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLAB_")}
+    env["PYTHONPATH"] = str(ROOT)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.profiles", "--size", "tiny", "--out", str(out),
+                           "--work", str(tmp_path / "work")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = (out / "tiny-index.md").read_text(encoding="utf-8")
+    assert index.startswith("# certlab profiles (tiny)")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["tiny-index.md", *(f"tiny-{slug}.txt" for slug in PROFILES)])
+    for slug, function in PROFILES.items():
+        text = (out / f"tiny-{slug}.txt").read_text(encoding="utf-8")
+        assert "Samples:" in text and "certlab/" in text, slug
+        assert function in text, (slug, text[:2000])
+        assert "\x1b[" not in text, slug  # no colour codes
+        assert f"(tiny-{slug}.txt)" in index
+        section = index[index.index(f"(tiny-{slug}.txt)"):].split("\n## ")[0]
+        assert f"| `{function}` | `certlab/" in section, (slug, section)  # the index's tables name it too
+    assert "PRIVATE KEY" not in index
