@@ -332,10 +332,11 @@ def index(profiles: list[Profile], size: Size, info: dict[str, Any], argv: list[
             f"- On: {p.scale}",
             f"- Calls: {p.calls}" + (" after one unprofiled warm-up call" if per == "call" else "")
             + f" (benchmark group: {p.group})",
-            (f"- Wall time under the profiler: median {harness.fmt_time(med)} per {per}"
+            ("- Wall time under the profiler: "
+             + (f"median {harness.fmt_time(med)} per {per}" if len(p.times) > 1 else harness.fmt_time(med))
              + (f" ({harness.fmt_time(min(p.times))}–{harness.fmt_time(max(p.times))}), "
                 f"{harness.fmt_time(sum(p.times))} in all" if len(p.times) > 1 else "")
-             + (" (whole processes, pyinstrument's start and its saving the session included)" if per == "process"
+             + (" (each whole process, pyinstrument's start and its saving of the session included)" if per == "process"
                 else "")
              + f"; {p.session.sample_count:,} samples every {p.interval * 1e3:g} ms, CPU time {p.session.cpu_time:.2f} s"),
             f"- Profile: [{size.name}-{p.slug}.txt]({size.name}-{p.slug}.txt)",
