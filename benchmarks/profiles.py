@@ -188,7 +188,7 @@ def queries(size: Size, work: Path) -> list[Profile]:
     for slug, title, what, fn, note in cases:
         log(f"profiles: {title} at {scale} ({calls} calls)")
         session, times = profile_calls(fn, calls)
-        out.append(Profile(slug, f"{title} at {scale}", "queries", what, f"{scale} (actor: auditor)", calls, times,
+        out.append(Profile(slug, f"{title} at {scale}", "queries", what, f"{scale}, prepared as the query benchmarks prepare it (benchmarks/data.py, large_inventory); actor: auditor", calls, times,
                            session, note))
     return out
 
