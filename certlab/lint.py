@@ -106,6 +106,7 @@ class LintSubject:
     usages: tuple[Usage, ...] = ()
     same_key_as: tuple[str, ...] = ()
     same_key_total: int = 0  # how many others hold the key, when more than same_key_as names
+    same_key_more: bool = False  # same_key_total is a lower bound: more than it hold the key
     served_as_leaf_at: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     facts: Facts | None = None  # read from ``cert`` when not given
@@ -271,7 +272,8 @@ def lint(s: LintSubject, *, now: dt.datetime, warning_days: int = 30) -> list[Fi
                         f"the CA {who} in its chain expires on {ca_end:%Y-%m-%d}, before the certificate itself"))
     if s.same_key_as:
         total = max(s.same_key_total, len(s.same_key_as))
-        others = ", ".join(s.same_key_as[:5]) + (f" (+{total - 5} more)" if total > 5 else "")
+        rest = f" (+{total - 5} or more)" if s.same_key_more else f" (+{total - 5} more)"
+        others = ", ".join(s.same_key_as[:5]) + (rest if total > 5 or s.same_key_more else "")
         out.append(("shared_key", Severity.WARNING, f"the same key is in {others}"))
     if f.serial_bits < MIN_SERIAL_BITS:
         out.append(("low_serial_entropy", Severity.WARNING,

@@ -216,3 +216,30 @@ def test_a_key_in_many_certificates_names_the_first_five_and_counts_the_rest(inv
     assert finding["message"] == "the same key is in host_0, host_1, host_2, host_3, host_5 (+3 more)"
     [few] = [f for f in lint(LintSubject("x", _leaf(ca), same_key_as=("a", "b")), now=NOW) if f.rule == "shared_key"]
     assert few.message == "the same key is in a, b"
+
+
+def _shared_key_message(records: list[certlab.CertificateRecord], name: str) -> str:
+    [rec] = [r for r in records if r.name == name]
+    [finding] = [f for f in rec.findings if f["rule"] == "shared_key"]
+    return str(finding["message"])
+
+
+def test_a_key_in_very_many_certificates_is_counted_up_to_a_hundred_others(inv: certlab.Inventory) -> None:
+    """Past 100 other holders the count stops (a key in thousands would cost a read of each), and the
+    finding says "or more"; a page of one certificate and a listing of many say the same."""
+    key = certlab.generate_key("ec-p256")
+    ca = make_ca("Pooled Key CA")
+    leaves = [issue(ca, f"pool{i}.example", sans=(f"pool{i}.example",), key=key, days=30) for i in range(102)]
+    inv.import_sources([ImportSource(f"p{i}.pem", pem(c.certificate)) for i, c in enumerate(leaves)])
+    names = sorted(r.name for r in inv.list())
+    for i in range(9):  # certificates with keys of their own: the listing below looks up many keys at once
+        make_cert(inv, f"own_{i}")
+    one = names[50]
+    expected_others = sorted(n for n in names if n != one)[:5]
+    at_cap = _shared_key_message([inv.get(one)], one)
+    assert at_cap == f"the same key is in {', '.join(expected_others)} (+96 or more)"  # 101 others
+    assert _shared_key_message(inv.list(findings=True), one) == at_cap
+    inv.delete(names[-1])  # 100 others: counted exactly
+    below = _shared_key_message([inv.get(one)], one)
+    assert below == f"the same key is in {', '.join(expected_others)} (+95 more)"
+    assert _shared_key_message(inv.list(findings=True), one) == below
