@@ -343,10 +343,11 @@ class IntegrationActions(InventoryBase):
         tx.execute("DELETE FROM endpoint_certificates WHERE certificate_id = ?", [row["id"]])
         tx.execute("DELETE FROM lint_findings WHERE certificate_id = ?", [row["id"]])
 
-    def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime, *, new: bool = False) -> list[Any]:
+    def _with_findings(self, tx: Tx, records: list[Any], at: dt.datetime, *, new: bool = False,
+                       lint_rows: list[tuple[Any, ...]] | None = None) -> list[Any]:
         if not records:
             return records
-        found = self._lint_records(tx, records, at, new=new)
+        found = self._lint_records(tx, records, at, new=new, rows=lint_rows)
         for r in records:
             if found.get(r.id):
                 # The records were built by this call and nobody holds them yet: fill the field in place
@@ -354,19 +355,23 @@ class IntegrationActions(InventoryBase):
                 object.__setattr__(r, "findings", tuple(f.to_json() for f in found[r.id]))
         return records
 
-    def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime, *, new: bool = False) -> dict[int, list[Any]]:
+    def _lint_records(self, tx: Tx, records: list[Any], now: dt.datetime, *, new: bool = False,
+                      rows: list[tuple[Any, ...]] | None = None) -> dict[int, list[Any]]:
         """Lint findings per certificate id, with the chain, credentials, shared keys and endpoints around.
 
         ``new``: certificates this transaction inserted with freshly generated keys (see ``_get_record``):
-        nothing shares their key, uses them or serves them yet, so only their chain is looked up."""
+        nothing shares their key, uses them or serves them yet, so only their chain is looked up.
+        ``rows``: the records' LINT_FIELDS (those with a certificate), when the caller read them already."""
         from .. import lint as lint_mod
+        from .base import LINT_FIELDS
 
         ids = [r.id for r in records if r.fingerprint_sha256]
         if not ids:
             return {}
-        where, params = in_list("c.id", ids)
-        rows = tx.rows("SELECT c.id, c.der, c.chain_pem, c.spki_sha256, c.aki, c.purpose FROM certificates c "
-                       f"WHERE {where} AND c.der IS NOT NULL", params)
+        if rows is None:
+            where, params = in_list("c.id", ids)
+            rows = tx.rows(f"SELECT {', '.join('c.' + f for f in LINT_FIELDS)} FROM certificates c "
+                           f"WHERE {where} AND c.der IS NOT NULL", params)
         cas = _cas_above(tx, {str(r[4]) for r in rows if r[4]})
         shared, usages, served = ({}, {}, {}) if new else self._lint_context(tx, ids, rows)
         by_id = {r.id: r for r in records}
@@ -401,7 +406,8 @@ class IntegrationActions(InventoryBase):
     def _lint_context(tx: Tx, ids: list[int], rows: list[tuple[Any, ...]]) -> tuple[
             dict[str, tuple[int, list[str]]], dict[int, list[Any]], dict[int, list[str]]]:
         """Who else holds these certificates' keys (per key: how many, the first names), which credentials
-        use them and where they are served as the leaf."""
+        use them and where they are served as the leaf: one statement (each costs a few ms on a freshly
+        attached file), plus one grouped pass for the keys when there are many."""
         from .. import lint as lint_mod
 
         shared: dict[str, tuple[int, list[str]]] = {}
@@ -415,35 +421,44 @@ class IntegrationActions(InventoryBase):
         # Many keys (a whole listing): one grouped pass, the same answer.
         keys = sorted({str(r[3]) for r in rows if r[3]})
         cap = _SHARED_COUNTED + 2  # the certificate itself, the counted others and one more
-        if len(keys) <= _SHARED_ONE_BY_ONE:
+        # (part, certificate id, credential name, purpose, endpoint or holder's name, key)
+        parts = [
+            "(SELECT 'credential', certificate_id, name, purpose, endpoint, NULL FROM named_credentials "
+            "WHERE certificate_id IN (SELECT unnest($ids::BIGINT[])))",
+            "(SELECT 'served', ec.certificate_id, NULL, NULL, e.endpoint, NULL FROM endpoint_certificates ec "
+            "JOIN endpoints e ON e.id = ec.endpoint_id WHERE ec.position = 0 AND ec.current "
+            "AND ec.certificate_id IN (SELECT unnest($ids::BIGINT[])))",
+        ]
+        params: dict[str, Any] = {"ids": ids}
+        few = len(keys) <= _SHARED_ONE_BY_ONE
+        if few:
             # No ORDER BY: it would make DuckDB scan the table rather than the index for a key of one
             # holder (70 ms, not 5); DuckDB keeps the file's order, so these are the first holders.
-            parts = [f"(SELECT ? AS k, name FROM certificates WHERE spki_sha256 = ? AND der IS NOT NULL "
-                     f"LIMIT {cap})" for _ in keys]
-            found: dict[str, list[str]] = {}
-            if parts:
-                for spki, name in tx.rows(" UNION ALL ".join(parts), [v for k in keys for v in (k, k)]):
-                    found.setdefault(spki, []).append(name)
+            for i, key in enumerate(keys):
+                parts.append(f"(SELECT 'holder', NULL, NULL, NULL, name, $k{i} FROM certificates "
+                             f"WHERE spki_sha256 = $k{i} AND der IS NOT NULL LIMIT {cap})")
+                params[f"k{i}"] = key
+        found: dict[str, list[str]] = {}
+        for part, cert_id, cname, purpose, text, key in tx.rows(
+                " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 5", params):
+            if part == "credential":
+                try:
+                    external = _endpoint(text).is_external
+                except InvalidInputError:
+                    external = False
+                usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, text, external))
+            elif part == "served":
+                served.setdefault(int(cert_id), []).append(str(text))
+            else:
+                found.setdefault(key, []).append(text)
+        if few:
             shared = {k: (len(v), v) for k, v in found.items() if len(v) > 1}
         else:
-            where, params = in_list("spki_sha256", keys, "VARCHAR")
+            where, values = in_list("spki_sha256", keys, "VARCHAR")
             for spki, count, first in tx.rows(
                     f"SELECT spki_sha256, count(*), list(name ORDER BY rowid)[1:{cap}] FROM certificates "
-                    f"WHERE {where} AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", params):
+                    f"WHERE {where} AND der IS NOT NULL GROUP BY spki_sha256 HAVING count(*) > 1", values):
                 shared[spki] = (int(count), list(first))
-        for cert_id, cname, purpose, endpoint in tx.rows(
-                "SELECT certificate_id, name, purpose, endpoint FROM named_credentials "
-                "WHERE certificate_id IN (SELECT unnest(?::BIGINT[])) ORDER BY name", [ids]):
-            try:
-                external = _endpoint(endpoint).is_external
-            except InvalidInputError:
-                external = False
-            usages.setdefault(int(cert_id), []).append(lint_mod.Usage(cname, purpose, endpoint, external))
-        for cert_id, endpoint in tx.rows(
-                "SELECT ec.certificate_id, e.endpoint FROM endpoint_certificates ec JOIN endpoints e ON e.id = ec.endpoint_id "
-                "WHERE ec.position = 0 AND ec.current AND ec.certificate_id IN (SELECT unnest(?::BIGINT[])) "
-                "ORDER BY e.endpoint", [ids]):
-            served.setdefault(int(cert_id), []).append(str(endpoint))
         return shared, usages, served
 
     # --- signing --------------------------------------------------------------------------------------
