@@ -145,28 +145,17 @@ def issuance(size: Size, work: Path) -> list[Profile]:
     )]
 
 
-def query_samples(inv: Any) -> tuple[str, list[str]]:
-    """The search text and the names looked up, picked as benchmarks/queries.py picks them."""
-    from certlab import CertFilter
-
-    sample = inv.list(CertFilter(expiring_within=365, limit=1))[0]
-    name = sample.name
-    needle = f"{name.split('_')[0]}-{name.rsplit('_', 1)[1][:3]}"
-    named = [r.name for r in inv.list(CertFilter(expiring_within=365, limit=7))]
-    return needle, named
-
-
 def queries(size: Size, work: Path) -> list[Profile]:
     """As benchmarks/queries.py: the Inventory's read methods on its shared large inventory."""
     import certlab
     from certlab import Actor, CertFilter
 
-    from .queries import PAGE, large
+    from .queries import PAGE, large, samples
 
     path = large(size, work / "queries")  # work/large/certlab.duckdb, the suite's own cache under --work
     inv = certlab.open(path, actor=Actor("bench", "auditor"))
     n = inv.count()
-    needle, named = query_samples(inv)
+    _, needle, named = samples(inv)
     names = itertools.cycle(named)
     calls = size.runs * 2 + 1
     scale = f"{n:,} certificates"

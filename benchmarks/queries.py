@@ -65,6 +65,17 @@ def large(size: Size, work: Path) -> Path:
                                 audit_events=size.audit_events)
 
 
+def samples(inv: Any) -> tuple[str, str, list[str]]:
+    """What the queries look for: the fingerprint of the certificate that expires first within a year,
+    a search text made from its name (its service and part of its number), and the names looked up in
+    turn (several: one sample may hold a key shared with thousands)."""
+    from certlab import CertFilter
+
+    first, *rest = inv.list(CertFilter(expiring_within=365, limit=7))
+    needle = f"{first.name.split('_')[0]}-{first.name.rsplit('_', 1)[1][:3]}"
+    return first.fingerprint_sha256, needle, [first.name] + [r.name for r in rest]
+
+
 def run(size: Size, work: Path) -> list[Result]:
     import certlab
     from certlab import Actor, CertFilter
@@ -73,13 +84,8 @@ def run(size: Size, work: Path) -> list[Result]:
     inv = certlab.open(path, actor=Actor("bench", "auditor"))
     n = inv.count()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    sample = inv.list(CertFilter(expiring_within=365, limit=1))[0]
-    fp, name = sample.fingerprint_sha256, sample.name
-    word = name.split("_")[0]
-    needle = f"{word}-{name.rsplit('_', 1)[1][:3]}"
-    log(f"queries: {n:,} certificates; sample {name}")
-    # Lookup by name takes several certificates in turn: one sample may hold a key shared with thousands.
-    named = [r.name for r in inv.list(CertFilter(expiring_within=365, limit=7))]
+    fp, needle, named = samples(inv)
+    log(f"queries: {n:,} certificates; sample {named[0]}")
     pooled = sum(1 for x in named if any(f["rule"] == "shared_key" for f in inv.get(x).findings))
     names, raw_names = itertools.cycle(named), itertools.cycle(named)
 
