@@ -33,6 +33,8 @@ def main() -> int:
         inv.cutover(arg)
     elif action == "restore":
         inv.restore(arg)
+    elif action == "optimize":
+        inv.optimize()
     else:
         raise SystemExit(f"unknown action {action}")
     print("done", flush=True)

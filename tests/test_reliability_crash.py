@@ -262,6 +262,35 @@ def test_kill_during_restore(tmp_path: Path) -> None:
     assert seen["before"] + seen["after"] == ROUNDS
 
 
+# --- optimize -------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_kill_during_optimize(tmp_path: Path) -> None:
+    template = tmp_path / "template" / "inv.duckdb"
+    inv = certlab.init(template, actor=ADMIN)
+    inv.generate_synthetic(5000, seed=11)  # long enough an optimize to be killed in the middle
+    make_cert(inv, "keyed", exportable=True)
+    with inv.db.read() as tx:
+        before_rows = tx.rows("SELECT * EXCLUDE (der) FROM certificates ORDER BY id")
+
+    def check(after: certlab.Inventory, finished: bool) -> str:
+        with after.db.read() as tx:
+            assert tx.rows("SELECT * EXCLUDE (der) FROM certificates ORDER BY id") == before_rows
+            physical = [r[0] for r in tx.rows("SELECT id FROM certificates ORDER BY rowid")]
+            by_expiry = [r[0] for r in tx.rows("SELECT id FROM certificates ORDER BY not_after NULLS LAST, id")]
+        assert _all_keys_decrypt(after) == 1
+        assert not list(after.path.parent.glob(f".{after.path.name}.optimize-*")) or not finished
+        last = after.audit_events()[-1]
+        if last.action == "optimized":
+            assert physical == by_expiry
+            return "after"
+        assert last.action == "created" and physical != by_expiry, last.action
+        return "before"
+
+    seen = _crash_loop(tmp_path, template, "optimize", lambda db: "", check)
+    assert seen["before"] + seen["after"] == ROUNDS
+
+
 @pytest.mark.slow
 def test_a_restore_killed_mid_way_leaves_a_copy_the_next_restore_removes(tmp_path: Path) -> None:
     template = tmp_path / "template" / "inv.duckdb"
