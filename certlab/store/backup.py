@@ -20,7 +20,7 @@ import duckdb
 from ..errors import StoreError
 from . import audit as audit_chain
 from . import vault
-from .db import Database, Tx, _first_line, code_schema_version, owner_only_files
+from .db import Database, Tx, _first_line, code_schema_version, owner_only_files, path_literal
 
 _REQUIRED_TABLES = {"schema_version", "certificates", "private_keys", "audit_events"}
 
@@ -110,8 +110,8 @@ def write_ordered_copy(src: Path, dest: Path, order: dict[str, str]) -> dict[str
     with owner_only_files():
         con = duckdb.connect(":memory:")
         try:
-            con.execute(f"ATTACH {_literal(src)} AS src (READ_ONLY)")
-            con.execute(f"ATTACH {_literal(dest)} AS dst")
+            con.execute(f"ATTACH {path_literal(src)} AS src (READ_ONLY)")
+            con.execute(f"ATTACH {path_literal(dest)} AS dst")
             con.execute("COPY FROM DATABASE src TO dst (SCHEMA)")
             counts: dict[str, int] = {}
             tables = [r[0] for r in con.execute(
@@ -140,10 +140,6 @@ def write_ordered_copy(src: Path, dest: Path, order: dict[str, str]) -> dict[str
         finally:
             con.close()
     return counts
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def check_copy(path: Path, source: str, ring: vault.Keyring, expect_head: str | None = None) -> CopyReport:

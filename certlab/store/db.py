@@ -529,14 +529,18 @@ def _host_cursor() -> duckdb.DuckDBPyConnection:
         return _host[1].cursor()
 
 
+def path_literal(path: Path) -> str:
+    """A file path as an SQL string literal (ATTACH takes no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _attach(path: Path, read_only: bool) -> tuple[duckdb.DuckDBPyConnection, str]:
     """Open the inventory for one action: a connection whose default catalog is the attached file (and
     that catalog's name, to detach it)."""
     alias = f"certlab_{next(_aliases)}"
     con = _host_cursor()
     try:
-        literal = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"ATTACH {literal} AS {alias}" + (" (READ_ONLY)" if read_only else ""))
+        con.execute(f"ATTACH {path_literal(path)} AS {alias}" + (" (READ_ONLY)" if read_only else ""))
     except BaseException:
         con.close()
         raise
