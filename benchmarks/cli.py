@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import data
-from .harness import CHILD_CPU, Result, Size, certlab_env, log, run_process
+from .harness import CHILD_CPU, Result, Size, certlab_env, compile_certlab, log, run_process
 
 FINDINGS = [
     ("CLI start-up: importing certlab.cli ran certlab/__init__, which imported every Inventory mixin, the CA, "
@@ -75,11 +75,7 @@ def run(size: Size, work: Path) -> list[Result]:
     certlab.open(db, actor=Actor("bench", "admin")).create_self_signed(
         CertSpec(name="payments_mtls", key_type="ec-p256", sans=("pay.example.com",)))
     env = certlab_env()
-    # As installed: certlab's modules byte-compiled (pip does it for a wheel; scripts/setup does it for the
-    # editable checkout). Without it every run would compile certlab's sources first (where
-    # PYTHONDONTWRITEBYTECODE is set, every run does), while duckdb and cryptography come compiled.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(certlab.__file__).parent)], check=True,
-                   capture_output=True)
+    compile_certlab()
     bare = [sys.executable, "-c", "import duckdb, cryptography.x509"]
     commands = {
         "certlab --help": [sys.executable, "-m", "certlab", "--help"],

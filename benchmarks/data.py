@@ -74,27 +74,23 @@ def large_inventory(path: Path, n: int, audit_events: int = 0, chunk: int = 100_
     import certlab
     from certlab import Actor
 
-    if path.exists():
-        inv = certlab.open(path, actor=Actor("bench", "admin"))
-        if inv.count() >= n:
-            if not _optimized_since_filled(path):
-                log("  optimizing the inventory (certlab optimize)")
-                inv.optimize()
-            return path
+    if path.exists() and certlab.open(path, actor=Actor("bench", "admin")).count() < n:
         path.unlink()
-    inv = certlab.init(path, actor=Actor("bench", "admin"))
-    done = 0
-    while done < n:
-        step = min(chunk, n - done)
-        events = min(audit_events, step) if audit_events else 0
-        log(f"  building inventory: {done + step:,} of {n:,} certificates")
-        inv.generate_synthetic(step, audit_events=events)
-        audit_events -= events
-        done += step
-    if audit_events:
-        inv.generate_synthetic(0, audit_events=audit_events)
-    log("  optimizing the inventory (certlab optimize)")
-    inv.optimize()
+    if not path.exists():
+        inv = certlab.init(path, actor=Actor("bench", "admin"))
+        done = 0
+        while done < n:
+            step = min(chunk, n - done)
+            events = min(audit_events, step) if audit_events else 0
+            log(f"  building inventory: {done + step:,} of {n:,} certificates")
+            inv.generate_synthetic(step, audit_events=events)
+            audit_events -= events
+            done += step
+        if audit_events:
+            inv.generate_synthetic(0, audit_events=audit_events)
+    if not _optimized_since_filled(path):
+        log("  optimizing the inventory (certlab optimize)")
+        certlab.open(path, actor=Actor("bench", "admin")).optimize()
     return path
 
 

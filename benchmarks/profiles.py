@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data, harness
-from .harness import ROOT, Size, certlab_env, log
+from .harness import ROOT, Size, certlab_env, compile_certlab, log
 
 #: Seconds between stack samples: small enough that a 50 ms call gets about a hundred samples.
 INTERVAL = 0.0005
@@ -193,7 +193,7 @@ def bulk_import(size: Size, work: Path) -> list[Profile]:
     bundle = data.write_bundle(work / f"bundle_{n_bundle}.pem", ders[:n_bundle])
     directory = data.write_directory(work / "dir", ders[:size.directory])
     target = work / "run" / "certlab.duckdb"
-    _compile_certlab()
+    compile_certlab()
     out = []
     for slug, title, path, n, kind in (
         ("bulk-import-bundle", f"Bulk import: a PEM bundle of {n_bundle:,} certificates", bundle, n_bundle, "bundle"),
@@ -227,7 +227,7 @@ def cli_show(size: Size, work: Path) -> list[Profile]:
     inv = certlab.open(db, actor=Actor("bench", "admin"))
     if not any(r.name == "payments_mtls" for r in inv.list()):
         inv.create_self_signed(CertSpec(name="payments_mtls", key_type="ec-p256", sans=("pay.example.com",)))
-    _compile_certlab()
+    compile_certlab()
     runs = size.cli_runs
     log(f"profiles: certlab show NAME ({runs} processes)")
     session, times = profile_process(["--db", str(db), "show", "payments_mtls", "--json"], runs,
@@ -240,14 +240,6 @@ def cli_show(size: Size, work: Path) -> list[Profile]:
         "process from the start of certlab's import to its exit (pyinstrument's own start-up is not in it), "
         "so the bare `import duckdb, cryptography.x509` the benchmark compares with is inside it.",
     )]
-
-
-def _compile_certlab() -> None:
-    """As installed (and as benchmarks/cli.py measures): certlab's modules byte-compiled."""
-    import certlab
-
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(certlab.__file__).parent)], check=True,
-                   capture_output=True)
 
 
 OPERATIONS: dict[str, Callable[[Size, Path], list[Profile]]] = {
